@@ -1,0 +1,11 @@
+"""Errors raised while loading settings."""
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the key (e.g. ``ECOWATCH_MMU_HA``)."""
+
+    def __init__(self, key: str, value: object, reason: str) -> None:
+        self.key = key
+        self.value = value
+        self.reason = reason
+        super().__init__(f"setting {key} = {value!r}: {reason}")

@@ -1,0 +1,1 @@
+"""ecowatch ingest.imagery package."""

@@ -1,0 +1,232 @@
+"""The layer catalogue: every layer of the store declared once, as data.
+
+The store builds its schema from these declarations; the map, the API and every export read
+their titles, styles, popup fields and field roles from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+FieldType = Literal["text", "integer", "real", "boolean", "date", "datetime", "json"]
+GeometryType = Literal["MULTIPOLYGON", "MULTILINESTRING", "POINT"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One attribute of a layer.
+
+    ``sensitive`` fields are law-enforcement detail that only planners, analysts and admins see.
+    """
+
+    name: str
+    type: FieldType
+    description: str
+    sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer: its table, geometry type (``None`` for a table without geometry), fields and key.
+
+    ``key`` names the fields that identify a record across runs (a natural key or content hash):
+    writing a record whose key exists updates it instead of adding a row.
+    """
+
+    name: str
+    title: str
+    geometry_type: GeometryType | None
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]
+    description: str = ""
+    popup: tuple[str, ...] = ()
+    style: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+    on_map: bool = True
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"layer {self.name!r} has no field {name!r}")
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+def _f(name: str, type_: FieldType, description: str, sensitive: bool = False) -> Field:
+    return Field(name, type_, description, sensitive)
+
+
+_SOURCE = _f("source", "text", "Where the record came from (file name or provider).")
+_SYNTHETIC = _f("synthetic", "boolean", "True when the record was generated, not observed.")
+
+LAYERS: tuple[Layer, ...] = (
+    Layer(
+        "aoi", "Areas of interest", "MULTIPOLYGON",
+        (_f("name", "text", "AOI name used by --aoi."), _SOURCE),
+        key=("name",), popup=("name",),
+        style={"color": "#222222", "weight": 2, "dashArray": "6 4", "fillOpacity": 0.0},
+    ),
+    Layer(
+        "countries", "Countries", "MULTIPOLYGON",
+        (_f("name", "text", "Country name."), _f("iso_n3", "text", "ISO 3166-1 numeric code."), _SOURCE),
+        key=("name",), popup=("name",),
+        style={"color": "#7a7a7a", "weight": 1, "fillColor": "#f2efe6", "fillOpacity": 0.6},
+    ),
+    Layer(
+        "concessions", "Concessions", "MULTIPOLYGON",
+        (
+            _f("source_id", "text", "The record's id in its source."),
+            _f("holder", "text", "Concession holder or its pseudonym."),
+            _f("purpose", "text", "Purpose as written in the source."),
+            _f("status", "text", "Status as written in the source."),
+            _f("valid_from", "date", "Contract start."),
+            _f("valid_to", "date", "Contract end (start + duration)."),
+            _f("cancelled", "boolean", "Cancelled by government decision."),
+            _f("country", "text", "Country."),
+            _f("area_ha", "real", "Area, hectares (equal-area)."),
+            _SOURCE,
+        ),
+        key=("source", "source_id"), popup=("holder", "purpose", "valid_from", "valid_to", "cancelled", "area_ha"),
+        style={"color": "#b8860b", "weight": 1.5, "fillColor": "#f0c040", "fillOpacity": 0.25},
+    ),
+    Layer(
+        "protected_areas", "Protected areas", "MULTIPOLYGON",
+        (
+            _f("source_id", "text", "The record's id in its source."),
+            _f("name", "text", "Protected area name."),
+            _f("designation", "text", "Designation (national park, wildlife sanctuary, ...)."),
+            _f("iucn_category", "text", "IUCN management category, when known."),
+            _f("area_ha", "real", "Area, hectares (equal-area)."),
+            _SOURCE,
+        ),
+        key=("source", "source_id"), popup=("name", "designation", "iucn_category", "area_ha"),
+        style={"color": "#2e7d32", "weight": 1.5, "fillColor": "#66bb6a", "fillOpacity": 0.25},
+    ),
+    Layer(
+        "corridors", "Economic corridors", "MULTILINESTRING",
+        (
+            _f("source_id", "text", "The record's id in its source."),
+            _f("name", "text", "Corridor name."),
+            _f("sub_corridor", "text", "Branch of the corridor."),
+            _f("kind", "text", "Kind of line (schematic, road, rail)."),
+            _SOURCE,
+        ),
+        key=("source", "source_id"), popup=("name", "sub_corridor", "kind"),
+        style={"color": "#c62828", "weight": 3, "opacity": 0.8},
+    ),
+    Layer(
+        "border_crossings", "Border crossings", "POINT",
+        (_f("source_id", "text", "The record's id in its source."), _f("name", "text", "Crossing name."), _f("kind", "text", "Kind of crossing."), _SOURCE),
+        key=("source", "source_id"), popup=("name", "kind"),
+        style={"color": "#4a148c", "fillColor": "#ce93d8", "radius": 6, "fillOpacity": 0.9, "weight": 2},
+    ),
+    Layer(
+        "coverage", "Boundary data coverage", "MULTIPOLYGON",
+        (_f("kind", "text", "Boundary kind the source provides (concessions, protected-areas)."), _SOURCE),
+        key=("kind", "source"), popup=("kind", "source"),
+        style={"color": "#555555", "weight": 1, "dashArray": "2 4", "fillOpacity": 0.0},
+        on_map=False,
+    ),
+    Layer(
+        "scenes", "Imagery scenes", "MULTIPOLYGON",
+        (
+            _f("scene_id", "text", "Provider's id of the acquisition (or file name)."),
+            _f("provider", "text", "sentinelhub, stac or local."),
+            _f("aoi", "text", "AOI the scene was fetched for."),
+            _f("acquired", "date", "Acquisition date."),
+            _f("cloud_share", "real", "Share of the AOI that is cloud, shadow or no data (0-1)."),
+            _f("path", "text", "Local path of the COG."),
+            _f("crs", "text", "CRS of the raster."),
+            _SYNTHETIC,
+        ),
+        key=("provider", "aoi", "scene_id"), popup=("scene_id", "acquired", "cloud_share"),
+        style={"color": "#0277bd", "weight": 1, "fillOpacity": 0.0}, on_map=False,
+    ),
+    Layer(
+        "clearings", "Flagged clearings", "MULTIPOLYGON",
+        (
+            _f("clearing_id", "text", "Stable id: a re-run that sees the same clearing keeps it."),
+            _f("aoi", "text", "AOI it was detected in."),
+            _f("area_ha", "real", "Area, hectares (equal-area)."),
+            _f("first_detected", "date", "Date of the first valid observation showing the clearing."),
+            _f("last_observed", "date", "Date of the last valid observation of the clearing."),
+            _f("confidence", "text", "low (one observation) or high (confirmed by the next)."),
+            _f("ndvi_drop", "real", "Median NDVI drop from the baseline."),
+            _f("nbr_drop", "real", "Median NBR drop from the baseline."),
+            _f("flags", "json", "Flag codes (protected_area, outside_concessions, inside_concession, no_concession_data)."),
+            _f("reasons", "json", "One sentence per flag, for people."),
+            _f("risk", "integer", "Risk score 0-100."),
+            _f("review_status", "text", "new, confirmed, dismissed or field_check."),
+            _f("run_id", "text", "Detection run that last updated it."),
+            _SYNTHETIC,
+        ),
+        key=("clearing_id",), popup=("clearing_id", "area_ha", "first_detected", "confidence", "reasons", "risk", "review_status"),
+        style={"color": "#d50000", "weight": 2, "fillColor": "#ff1744", "fillOpacity": 0.5},
+    ),
+    Layer(
+        "seizures", "Seizures", "POINT",
+        (
+            _f("seizure_id", "text", "Natural key: case reference, or a hash of the record."),
+            _f("date", "date", "Date of the seizure."),
+            _f("commodity_group", "text", "timber or wildlife."),
+            _f("commodity", "text", "What was seized."),
+            _f("species", "text", "Scientific name."),
+            _f("cites_appendix", "text", "CITES appendix of the species (I, II, III)."),
+            _f("quantity", "real", "Quantity."),
+            _f("unit", "text", "Unit of the quantity (kg, t, m3, pieces, logs)."),
+            _f("transport_mode", "text", "road, river, sea, air, rail."),
+            _f("origin_country", "text", "Declared or suspected origin."),
+            _f("destination_country", "text", "Destination."),
+            _f("agency", "text", "Seizing agency.", sensitive=True),
+            _f("case_reference", "text", "Case reference.", sensitive=True),
+            _f("notes", "text", "Free-text notes.", sensitive=True),
+            _f("location_precision", "text", "exact, place, district, province or country."),
+            _SOURCE,
+            _SYNTHETIC,
+        ),
+        key=("seizure_id",), popup=("date", "commodity_group", "commodity", "species", "quantity", "unit", "case_reference"),
+        style={"color": "#1a237e", "fillColor": "#42a5f5", "radius": 5, "fillOpacity": 0.9, "weight": 1},
+    ),
+    Layer(
+        "links", "Clearing-seizure links", None,
+        (
+            _f("clearing_id", "text", "Linked clearing."),
+            _f("seizure_id", "text", "Linked seizure."),
+            _f("distance_km", "real", "Distance from the seizure to the clearing, km."),
+            _f("lag_days", "integer", "Days from first detection to the seizure."),
+            _f("score", "real", "Match score 0-1, falling with distance and lag."),
+            _f("reasons", "json", "Why the two are linked."),
+        ),
+        key=("clearing_id", "seizure_id"), on_map=False,
+    ),
+    Layer(
+        "ingest_runs", "Ingest and analysis runs", None,
+        (
+            _f("run_id", "text", "Run id."),
+            _f("command", "text", "The command that ran."),
+            _f("started", "datetime", "Start, UTC."),
+            _f("finished", "datetime", "End, UTC."),
+            _f("status", "text", "completed or failed."),
+            _f("n_read", "integer", "Records read."),
+            _f("n_written", "integer", "Records written (inserted or updated)."),
+            _f("n_rejected", "integer", "Records rejected."),
+            _f("n_repaired", "integer", "Records repaired with a warning."),
+            _f("rejects_file", "text", "Path of the rejects file, when any record was rejected."),
+            _f("message", "text", "Summary or error message."),
+        ),
+        key=("run_id",), on_map=False,
+    ),
+)
+
+CATALOG: dict[str, Layer] = {layer.name: layer for layer in LAYERS}
+
+
+def get_layer(name: str) -> Layer:
+    """The declaration of layer ``name``; ``KeyError`` lists the known ones."""
+    try:
+        return CATALOG[name]
+    except KeyError:
+        raise KeyError(f"no layer {name!r}; layers: {', '.join(CATALOG)}") from None

@@ -1,0 +1,20 @@
+"""Errors of the store and the layer catalogue."""
+
+
+class EcowatchError(Exception):
+    """Root of every ecowatch error (re-exported by each package's ``errors`` module)."""
+
+
+class StoreError(EcowatchError, OSError):
+    """The store cannot be opened, read or written; the message names the store and the layer."""
+
+
+class SchemaError(StoreError):
+    """The store's schema does not match the layer catalogue (an older or foreign file)."""
+
+
+class LayerError(EcowatchError, KeyError):
+    """A layer or field name that the catalogue does not declare."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it as written
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,110 @@
+"""The store interface: what every backend (GeoPackage now, PostGIS later) offers the rest of ecowatch.
+
+All geometries are kept in EPSG:4326 (lon/lat); analyses reproject what they need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+STORE_CRS = "EPSG:4326"
+
+BBox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    """What a write did: rows inserted, rows updated, rows left as they were."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
+
+    def __add__(self, other: WriteCounts) -> WriteCounts:
+        return WriteCounts(self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged)
+
+
+class Store(Protocol):
+    """A store of the catalogue's layers.
+
+    Writes inside ``with store.transaction():`` land together or not at all; a write outside one
+    is its own transaction.
+    """
+
+    url: str
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def read(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        where: Mapping[str, Any] | None = None,
+        columns: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """Rows of ``layer`` (a GeoDataFrame in EPSG:4326 for spatial layers).
+
+        ``bbox`` is (west, south, east, north) in degrees and uses the spatial index; ``where`` maps
+        field names to a value or a list of values (equality / IN).
+        """
+        ...
+
+    def count(self, layer: str, *, bbox: BBox | None = None, where: Mapping[str, Any] | None = None) -> int: ...
+
+    def upsert(self, layer: str, frame: pd.DataFrame) -> WriteCounts:
+        """Insert rows, or update the row with the same key; identical rows are left alone."""
+        ...
+
+    def replace(self, layer: str, frame: pd.DataFrame, *, where: Mapping[str, Any] | None = None) -> WriteCounts:
+        """Delete the rows matching ``where`` (all rows when ``None``), then insert ``frame``."""
+        ...
+
+    def delete(self, layer: str, *, where: Mapping[str, Any]) -> int: ...
+
+    def layer_info(self, layer: str) -> dict[str, Any]:
+        """Metadata of a layer (e.g. ``{"synthetic": True, "sources": [...]}``)."""
+        ...
+
+    def set_layer_info(self, layer: str, **info: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_store(url: str | Path, *, create: bool = True) -> Store:
+    """Open the store at ``url``: a GeoPackage path (``.gpkg``) for now.
+
+    Raises
+    ------
+    StoreError
+        When the URL names a backend ecowatch does not have, or the file cannot be opened.
+    """
+    from layers.errors import StoreError
+    from layers.gpkg import GeoPackageStore
+
+    text = str(url)
+    if text.startswith(("postgresql://", "postgres://")):
+        raise StoreError(f"{text.split('@')[-1]}: the PostGIS store is not available yet; use a .gpkg path")
+    if "://" in text and not text.startswith("file://"):
+        raise StoreError(f"{text}: unknown store URL scheme; give a GeoPackage path ending in .gpkg")
+    path = Path(text.removeprefix("file://"))
+    if path.suffix.lower() != ".gpkg":
+        raise StoreError(f"{path}: a GeoPackage store path must end in .gpkg")
+    return GeoPackageStore(path, create=create)
+
+
+def iter_chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
+    """Slices of ``frame`` of at most ``size`` rows."""
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start:start + size]

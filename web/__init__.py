@@ -1,0 +1,1 @@
+"""The Flask map app (``create_app(settings)``)."""
