@@ -1,7 +1,11 @@
 """Errors raised while loading settings."""
 
 
-class SettingsError(ValueError):
+class EcowatchError(Exception):
+    """Root of every ecowatch error; each package's ``errors`` module derives from it."""
+
+
+class SettingsError(EcowatchError, ValueError):
     """A setting has a bad value; the message names the key (e.g. ``ECOWATCH_MMU_HA``)."""
 
     def __init__(self, key: str, value: object, reason: str) -> None:

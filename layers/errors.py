@@ -1,8 +1,7 @@
 """Errors of the store and the layer catalogue."""
 
 
-class EcowatchError(Exception):
-    """Root of every ecowatch error (re-exported by each package's ``errors`` module)."""
+from config.errors import EcowatchError
 
 
 class StoreError(EcowatchError, OSError):

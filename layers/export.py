@@ -1,0 +1,122 @@
+"""Exports of a layer: RFC 7946 GeoJSON (lon/lat, right-hand rings, no ``crs`` member)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import shapely
+
+from layers.catalog import Layer, get_layer
+from layers.errors import LayerError
+from layers.store import Store
+
+FORMATS = ("geojson",)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return value.date().isoformat() if value == pd.Timestamp(value).normalize() else pd.Timestamp(value).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    return value
+
+
+def feature_properties(frame: pd.DataFrame, fields: list[str]) -> list[dict[str, Any]]:
+    """JSON-ready properties (ISO dates, no NaN) of each row, for ``fields``."""
+    columns = {f: frame[f].tolist() for f in fields}
+    return [{f: _jsonable(columns[f][i]) for f in fields} for i in range(len(frame))]
+
+
+def geojson_features(frame: pd.DataFrame, layer: Layer, fields: list[str]) -> Iterator[bytes]:
+    """Encoded GeoJSON Feature objects (RFC 7946: counter-clockwise exteriors) for a layer's rows."""
+    geoms: list[str | None]
+    if layer.geometry_type:
+        oriented = shapely.orient_polygons(np.asarray(frame.geometry.values, dtype=object))
+        geoms = list(shapely.to_geojson(oriented))
+    else:
+        geoms = [None] * len(frame)
+    for props, geom in zip(feature_properties(frame, fields), geoms, strict=True):
+        yield b'{"type":"Feature","properties":' + orjson.dumps(props) + b',"geometry":' + (geom.encode() if geom else b"null") + b"}"
+
+
+def write_geojson(frame: pd.DataFrame, layer: Layer, path: Path, fields: list[str] | None = None) -> int:
+    """Write ``frame`` (EPSG:4326) as an RFC 7946 FeatureCollection to ``path``, atomically.
+
+    Returns the number of features written.
+    """
+    fields = list(fields if fields is not None else layer.field_names)
+    tmp = path.with_name(path.name + ".part")
+    n = 0
+    with tmp.open("wb") as fh:
+        fh.write(b'{"type":"FeatureCollection","features":[')
+        for i, feature in enumerate(geojson_features(frame, layer, fields)):
+            fh.write((b",\n" if i else b"\n") + feature)
+            n += 1
+        fh.write(b"\n]}\n")
+    tmp.replace(path)
+    return n
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """``W,S,E,N`` in degrees; ``ValueError`` says what is wrong."""
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise ValueError(f"bbox {text!r}: expected W,S,E,N")
+    try:
+        w, s, e, n = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"bbox {text!r}: W,S,E,N must be numbers") from None
+    if not all(math.isfinite(v) for v in (w, s, e, n)) or not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise ValueError(f"bbox {text!r}: need -180 <= W < E <= 180 and -90 <= S < N <= 90")
+    return w, s, e, n
+
+
+def parse_where(layer_name: str, pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """``FIELD=VALUE`` filters, checked against the layer's fields."""
+    layer = get_layer(layer_name)
+    where: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in layer.field_names:
+            raise ValueError(f"--where {pair!r}: expected FIELD=VALUE with FIELD one of {', '.join(layer.field_names)}")
+        where[name] = value
+    return where
+
+
+def export_layer(
+    store: Store,
+    layer_name: str,
+    output: Path | None,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    where: dict[str, str] | None = None,
+) -> int:
+    """Write a layer (or the part in ``bbox`` / matching ``where``) to ``output`` (stdout when ``None``)."""
+    try:
+        layer = get_layer(layer_name)
+    except KeyError as err:
+        raise LayerError(str(err.args[0])) from None
+    frame = store.read(layer.name, bbox=bbox if layer.geometry_type else None, where=where)
+    if output is None:
+        out = sys.stdout.buffer
+        out.write(b'{"type":"FeatureCollection","features":[')
+        for i, feature in enumerate(geojson_features(frame, layer, list(layer.field_names))):
+            out.write((b",\n" if i else b"\n") + feature)
+        out.write(b"\n]}\n")
+        out.flush()
+        return len(frame)
+    return write_geojson(frame, layer, output)
