@@ -10,7 +10,8 @@ Flag codes:
     At least half of the clearing lies outside every concession, inside the coverage of the
     concession data (where the data are complete).
 ``no_concession_data``
-    The clearing lies mostly outside the concession data's coverage: nothing can be said.
+    The clearing lies mostly outside the concession data's coverage and in no known concession:
+    whether it is outside every concession cannot be said.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def legality_flags(
                     f"Outside every concession: {_fmt_ha(outside_in_cover[i])}, {100 * outside_in_cover[i] / a:.0f} % of the clearing"
                     + (f" (concession data: {sources})." if sources else ".")
                 )
-        else:
+        elif "inside_concession" not in found:
             found["no_concession_data"] = (
                 f"No concession data here: {100 * (1 - in_cover[i] / a):.0f} % of the clearing is outside the coverage of every concession source."
             )

@@ -66,7 +66,7 @@ def planting_zones(store: Store, region: Region) -> dict[str, BaseGeometry]:
         "protected_area": zone(shapely.intersection(pa, cover), conc, outside_cover),
         "inside_concession": zone(shapely.intersection(conc, cover), pa, outside_cover),
         "outside_concessions": zone(cover, conc, pa, outside_cover),
-        "no_concession_data": zone(outside_cover, pa, cover),
+        "no_concession_data": zone(outside_cover, pa, conc, cover),
     }
 
 

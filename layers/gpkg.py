@@ -249,9 +249,9 @@ class GeoPackageStore:
         if missing:
             raise LayerError(f"writing {lyr.name!r}: key field(s) {missing} missing from the records")
         columns: list[list[Any]] = []
-        if lyr.geometry_type:
-            if not isinstance(frame, gpd.GeoDataFrame):
-                raise LayerError(f"writing {lyr.name!r}: records need a geometry")
+        # a plain DataFrame updates attributes only and leaves geometries as they are
+        with_geometry = bool(lyr.geometry_type) and isinstance(frame, gpd.GeoDataFrame)
+        if with_geometry:
             geo = frame.geometry
             if geo.crs is None:
                 raise LayerError(f"writing {lyr.name!r}: geometries have no CRS")
@@ -261,7 +261,7 @@ class GeoPackageStore:
         for n in names:
             columns.append(_to_sql_column(lyr.field(n).type, frame[n]))
         rows = list(zip(*columns, strict=True)) if columns else []
-        return (["geom"] if lyr.geometry_type else []) + names, rows
+        return (["geom"] if with_geometry else []) + names, rows
 
     def upsert(self, layer: str, frame: pd.DataFrame) -> WriteCounts:
         lyr = self._layer(layer)

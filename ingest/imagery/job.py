@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from pathlib import Path
 
 import geopandas as gpd
@@ -28,8 +29,11 @@ PROVIDERS = ("local",)
 def aoi_window(scene: LocalScene, aoi: shapely.Geometry) -> Window:
     """The window of ``scene``'s grid that covers ``aoi`` (EPSG:4326), clipped to the raster."""
     bounds = gpd.GeoSeries([aoi], crs=STORE_CRS).to_crs(scene.crs).total_bounds
-    win = from_bounds(*bounds, transform=scene.transform).round_offsets("floor").round_lengths("ceil")
-    return win.intersection(Window(0, 0, scene.width, scene.height))
+    win = from_bounds(*bounds, transform=scene.transform)
+    tol = 0.01  # pixels: an AOI stored in lon/lat comes back a few mm off the grid
+    c0, r0 = math.floor(win.col_off + tol), math.floor(win.row_off + tol)
+    c1, r1 = math.ceil(win.col_off + win.width - tol), math.ceil(win.row_off + win.height - tol)
+    return Window(c0, r0, c1 - c0, r1 - r0).intersection(Window(0, 0, scene.width, scene.height))
 
 
 def cloud_share(scene: LocalScene, aoi: shapely.Geometry, invalid: tuple[int, ...]) -> float:
