@@ -70,12 +70,12 @@ def invalid_lut(classes: Sequence[int]) -> NDArray[np.bool_]:
 
 
 @numba.njit(cache=True, inline="always")
-def _indices(red: float, nir: float, swir2: float) -> tuple[float, float]:
+def _indices(red, nir, swir2):  # numba: float32 in, float32 out (untyped: mypy cannot see numba types)
     return (nir - red) / (nir + red), (nir - swir2) / (nir + swir2)
 
 
 @numba.njit(parallel=True, cache=True)
-def _kernel(red, nir, swir2, scl, n_base, lut, forest_min, d_ndvi, d_nbr, min_obs, n_confirm,  # noqa: PLR0913
+def _kernel(red, nir, swir2, scl, n_base, lut, forest_min, d_ndvi, d_nbr, min_obs, n_confirm,
             status, first, last, drop_ndvi, drop_nbr, base_ndvi):  # pragma: no cover - compiled
     n_t, n_r, n_c = red.shape
     for r in numba.prange(n_r):

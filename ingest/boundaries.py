@@ -14,7 +14,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from config import Settings
-from ingest.errors import RecordError, SourceError, TooManyRejects
+from ingest.errors import RecordError, SourceError, TooManyRejectsError
 from ingest.geometry import check_geometry
 from ingest.mapping import FieldMapping
 from ingest.runs import Run, recorded_run
@@ -99,7 +99,7 @@ def ingest_boundaries(
     """Load a boundary file into the layer for ``kind``; one transaction, re-runs change nothing.
 
     Returns the finished :class:`Run`. Raises ``SourceError`` when the file cannot be used and
-    ``TooManyRejects`` when too many features are bad (or any, with ``strict``); the store is then
+    ``TooManyRejectsError`` when too many features are bad (or any, with ``strict``); the store is then
     unchanged.
     """
     if kind not in KINDS:
@@ -144,11 +144,14 @@ def ingest_boundaries(
         dup = out.duplicated(subset=list(layer.key), keep="first")
         first_of = {tuple(k): i for i, k in zip(out.index[~dup], out.loc[~dup, list(layer.key)].itertuples(index=False), strict=True)}
         for idx in out.index[dup]:
-            key = tuple(out.loc[idx, list(layer.key)])
-            run.reject(RecordError(path.name, idx, ",".join(layer.key), " / ".join(map(str, key)), f"same key as feature {first_of[key]}"), originals.get(idx))
+            dup_key = tuple(out.loc[idx, list(layer.key)])
+            run.reject(
+                RecordError(path.name, idx, ",".join(layer.key), " / ".join(map(str, dup_key)), f"same key as feature {first_of[dup_key]}"),
+                originals.get(idx),
+            )
         out = out[~dup]
         if strict and run.rejected:
-            raise TooManyRejects(f"{run.rejected} feature(s) rejected and --strict given; nothing was written")
+            raise TooManyRejectsError(f"{run.rejected} feature(s) rejected and --strict given; nothing was written")
         run.check_rejects(settings.rejects_max_share)
         with store.transaction():
             counts = store.upsert(layer.name, out)

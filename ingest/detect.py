@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import rasterio
 import rasterio.features
 from rasterio.enums import Resampling

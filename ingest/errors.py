@@ -35,7 +35,7 @@ class RecordError(IngestError, ValueError):
         super().__init__(f"{where}{shown}: {reason}")
 
 
-class TooManyRejects(IngestError):
+class TooManyRejectsError(IngestError):
     """The share of rejected records passed ``rejects_max_share``; the run failed as a whole."""
 
 

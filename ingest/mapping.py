@@ -170,7 +170,7 @@ def _apply_rule(rule: FieldRule, rec: Mapping[str, Any], ftype: str, source: str
             return None
         raise RecordError(source, row, rule.column, raw, str(err)) from err
     if rule.add_years is not None:
-        years = rec.get(rule.add_years)
+        years: Any = rec.get(rule.add_years)
         if _blank(years):
             return None
         try:

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from ingest.errors import RecordError, TooManyRejects
+from ingest.errors import RecordError, TooManyRejectsError
 from layers.store import Store
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class Run:
     def check_rejects(self, max_share: float) -> None:
         """Fail the run when more than ``max_share`` of the records read were rejected."""
         if self.read and self.rejected / self.read > max_share:
-            raise TooManyRejects(
+            raise TooManyRejectsError(
                 f"{self.rejected} of {self.read} records rejected (more than {max_share:.0%}); nothing was written. "
                 f"See {self.rejects_path}"
             )

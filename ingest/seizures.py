@@ -28,7 +28,7 @@ import pandas as pd
 import shapely
 
 from config import Settings
-from ingest.errors import RecordError, SourceError, TooManyRejects
+from ingest.errors import RecordError, SourceError, TooManyRejectsError
 from ingest.mapping import FieldMapping, convert_value
 from ingest.runs import Run, recorded_run
 from layers.catalog import get_layer
@@ -103,22 +103,21 @@ def _record(source: str, line: int, raw: dict[str, str], date_format: str | None
         if not math.isfinite(value) or not lo <= value <= hi:
             raise RecordError(source, line, name, text, f"outside {lo:g}..{hi:g}")
         rec[name] = value
-    qty = raw.get("quantity", "").strip()
-    if qty:
+    qty_text = raw.get("quantity", "").strip()
+    if qty_text:
         try:
-            q = float(qty)
+            qty = float(qty_text)
         except ValueError:
-            raise RecordError(source, line, "quantity", qty, "not a number") from None
-        if not math.isfinite(q) or q < 0:
-            raise RecordError(source, line, "quantity", qty, "must be a finite number >= 0")
-        rec["quantity"] = q
+            raise RecordError(source, line, "quantity", qty_text, "not a number") from None
+        if not math.isfinite(qty) or qty < 0:
+            raise RecordError(source, line, "quantity", qty_text, "must be a finite number >= 0")
+        rec["quantity"] = qty
     unit = raw.get("unit", "").strip().lower().replace("³", "3")
     if unit and unit not in UNITS:
         raise RecordError(source, line, "unit", raw.get("unit"), f"must be one of {', '.join(UNITS)}")
     rec["unit"] = unit or None
     for name in TEXT_FIELDS:
-        value = raw.get(name, "").strip()
-        rec[name] = value or None
+        rec[name] = raw.get(name, "").strip() or None
     rec["synthetic"] = raw.get("synthetic", "").strip().lower() in ("1", "true", "yes")
     given = raw.get("seizure_id", "").strip()
     canonical = "|".join(f"{k}={raw.get(k, '').strip()}" for k in sorted(raw) if k != "seizure_id")
@@ -148,7 +147,7 @@ def ingest_seizures(store: Store, settings: Settings, path: Path, *, mapping: Fi
             seen[rec["seizure_id"]] = line
             good.append(rec)
         if strict and run.rejected:
-            raise TooManyRejects(f"{run.rejected} row(s) rejected and --strict given; nothing was written")
+            raise TooManyRejectsError(f"{run.rejected} row(s) rejected and --strict given; nothing was written")
         run.check_rejects(settings.rejects_max_share)
         frame = pd.DataFrame(good, columns=[*layer.field_names, "lon", "lat"])
         frame["source"] = path.name

@@ -224,7 +224,7 @@ class GeoPackageStore:
             sql += f" LIMIT {int(limit)}"
         with self._lock:
             rows = self._conn.execute(sql, params).fetchall()
-        cols = list(zip(*rows, strict=True)) if rows else [[] for _ in select]
+        cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in select]
         data: dict[str, Any] = {}
         offset = 2 if lyr.geometry_type else 1
         for f, values in zip(fields, cols[offset:], strict=True):

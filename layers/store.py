@@ -81,6 +81,10 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
+    def __enter__(self) -> Store: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
 
 def open_store(url: str | Path, *, create: bool = True) -> Store:
     """Open the store at ``url``: a GeoPackage path (``.gpkg``) for now.

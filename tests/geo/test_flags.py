@@ -39,7 +39,7 @@ def test_each_flag_with_its_reason(world):
     assert out["flags"].iloc[1] == ["inside_concession"]
     assert out["reasons"].iloc[1][0] == "Inside concession ELC-026 (Oil palms): 4.0 ha, 100 %."
     assert out["flags"].iloc[2] == ["outside_concessions"]
-    assert "Outside every concession: 4.0 ha, 100 % of the clearing (concession data: ODC)." == out["reasons"].iloc[2][0]
+    assert out["reasons"].iloc[2][0] == "Outside every concession: 4.0 ha, 100 % of the clearing (concession data: ODC)."
     assert out["flags"].iloc[3] == ["inside_concession"]  # second part of a multipolygon concession
     assert out["risk"].iloc[0] > out["risk"].iloc[2] > out["risk"].iloc[1]
 

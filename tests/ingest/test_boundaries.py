@@ -12,7 +12,7 @@ import shapely
 
 from config import region_dir
 from ingest.boundaries import ingest_boundaries
-from ingest.errors import SourceError, TooManyRejects
+from ingest.errors import SourceError, TooManyRejectsError
 from ingest.mapping import FieldMapping
 from layers import open_store
 
@@ -94,11 +94,11 @@ def test_bad_features_are_rejected_with_reasons_and_good_ones_land(store, settin
 
 def test_too_many_rejects_fail_the_run_and_leave_the_store_unchanged(store, settings, tmp_path):
     f = write_fc(tmp_path / "aoi.geojson", [feat({"name": "a"}, None), feat({"name": "b"}, None), feat({"name": "c"}, shapely.geometry.mapping(shapely.box(0, 0, 1, 1)))])
-    with pytest.raises(TooManyRejects, match="2 of 3 records rejected"):
+    with pytest.raises(TooManyRejectsError, match="2 of 3 records rejected"):
         load(store, settings, "aoi", f)
     assert store.count("aoi") == 0
     assert store.read("ingest_runs")["status"].tolist() == ["failed"]
-    with pytest.raises(TooManyRejects, match="--strict"):
+    with pytest.raises(TooManyRejectsError, match="--strict"):
         load(store, settings.model_copy(update={"rejects_max_share": 1.0}), "aoi", f, strict=True)
     assert store.count("aoi") == 0
 
