@@ -241,6 +241,24 @@ def demo(ctx: click.Context, no_serve: bool, seed: int | None, store: str | None
         raise JobFailed(str(err)) from err
 
 
+@cli.command()
+@click.option("--host", help="Address to bind (default from settings: 127.0.0.1, this machine only).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default from settings).")
+@store_option
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, store: str | None) -> None:
+    """Serve the map of the store in a browser (offline: every asset is served by the app)."""
+    from web import serve as serve_map
+
+    settings = _settings(ctx)
+    try:
+        serve_map(settings, host, port, store_url=store or settings.store_url)
+    except EcowatchError as err:
+        raise JobFailed(str(err)) from err
+    except OSError as err:
+        raise JobFailed(f"cannot serve on {host or settings.host}:{port or settings.port}: {err}") from err
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="ecowatch")

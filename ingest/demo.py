@@ -138,5 +138,5 @@ def run_demo(settings: Settings, store_url: str, *, seed: int | None = None, ser
     if serve:
         from web import serve as serve_map
 
-        serve_map(settings.model_copy(update={"database_url": store_url}), settings.host, settings.port)
+        serve_map(settings, settings.host, settings.port, store_url=store_url)
     return out

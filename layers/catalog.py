@@ -163,7 +163,7 @@ LAYERS: tuple[Layer, ...] = (
             _f("run_id", "text", "Detection run that last updated it."),
             _SYNTHETIC,
         ),
-        key=("clearing_id",), popup=("clearing_id", "area_ha", "first_detected", "confidence", "reasons", "risk", "review_status"),
+        key=("clearing_id",), popup=("clearing_id", "area_ha", "first_detected", "confidence", "flags", "reasons", "risk", "review_status"),
         style={"color": "#d50000", "weight": 2, "fillColor": "#ff1744", "fillOpacity": 0.5},
     ),
     Layer(
