@@ -7,6 +7,7 @@ value fails with a :class:`~config.errors.SettingsError` naming the key.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -54,6 +55,28 @@ class Settings(BaseModel):
 
     match_radius_km: float = Field(50.0, gt=0, description="Search radius from a seizure to candidate clearings, km.")
     match_max_lag_days: int = Field(365, ge=0, description="Longest lag from a clearing's first detection to a seizure, days.")
+    match_max_candidates: int = Field(10, ge=1, description="Best-scoring candidate clearings kept per seizure.")
+
+    near_corridor_km: float = Field(5.0, ge=0, description="A clearing this close to an economic corridor is flagged 'near corridor', km.")
+    near_border_km: float = Field(5.0, ge=0, description="A clearing this close to a national border is flagged 'near border', km.")
+    near_crossing_km: float = Field(10.0, ge=0, description="A clearing this close to a border crossing is flagged 'near crossing', km.")
+    spill_min_ha: float = Field(0.1, ge=0, description="Area of a concession's clearing outside its boundary that is flagged as spilling over, ha.")
+    spill_max_distance_m: float = Field(1000.0, gt=0, description="Only clearing within this distance outside a concession counts as spilling over it, m.")
+    no_clearing_purposes: tuple[str, ...] = Field(("tourism",), description="Concession purpose categories that allow no forest clearing.")
+    risk_weights: dict[str, int] = Field(
+        {
+            "protected_area": 45, "concession_not_valid": 35, "outside_concessions": 30, "purpose_mismatch": 25,
+            "spills_over_concession": 20, "near_border": 10, "near_crossing": 10, "near_corridor": 5,
+            "no_concession_data": 5, "inside_concession": 0, "high_confidence": 10, "per_log2_ha": 2,
+        },
+        description="Points each flag adds to the 0-100 risk score (JSON in the environment).",
+    )
+
+    segment_km: float = Field(10.0, gt=0, description="Length of the corridor segments that hotspots are counted on, km.")
+    corridor_buffer_km: float = Field(25.0, gt=0, description="Clearings and seizures this close to a corridor count for its nearest segment, km.")
+    hotspot_period: Literal["month", "quarter"] = Field("quarter", description="Time step of the hotspot statistics.")
+    gi_distance_km: float = Field(25.0, gt=0, description="Segments whose midpoints are this close are neighbours in Gi*, km.")
+    h3_resolution: int = Field(5, ge=0, le=15, description="H3 resolution of the region-wide hotspot grid.")
 
     rejects_max_share: float = Field(0.5, ge=0, le=1, description="Share of rejected records above which an ingest run fails.")
 
@@ -84,6 +107,11 @@ def _env_value(field_type: Any, raw: str) -> Any:
     """Turn an environment string into what pydantic should validate (lists are comma-separated)."""
     if str(field_type).startswith("tuple"):
         return [p.strip() for p in raw.split(",") if p.strip()]
+    if str(field_type).startswith("dict"):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw  # pydantic then says what is wrong, naming the key
     return raw
 
 
@@ -121,7 +149,10 @@ def load_settings(
         name = key[len(ENV_PREFIX):].lower()
         if name not in fields:
             raise SettingsError(key, raw, f"not a setting; known: {', '.join(ENV_PREFIX + f.upper() for f in fields)}")
-        values[name] = _env_value(fields[name].annotation, raw)
+        value = _env_value(fields[name].annotation, raw)
+        if isinstance(value, dict) and isinstance(fields[name].default, dict):
+            value = {**fields[name].default, **value}  # a partial table overrides those entries only
+        values[name] = value
         source[name] = key
     values.update(overrides)
     for name in overrides:

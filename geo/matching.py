@@ -1,9 +1,10 @@
-"""Clearing-seizure matching in space and time.
+"""Clearing–seizure matching in space and time.
 
 A seizure is a candidate match of a clearing when it lies within ``radius_km`` of the clearing
 and happened between the clearing's first detection and ``max_lag_days`` after it. The score
 falls linearly with distance and with lag: ``(1 - d / radius) * (1 - lag / max_lag)``.
-Pairs come from one bulk ``STRtree`` query (``dwithin``), never from all pairs.
+Pairs come from bulk ``STRtree`` queries (``dwithin``) in each seizure's UTM zone, never from
+all pairs.
 """
 
 from __future__ import annotations
@@ -12,17 +13,51 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import NDArray
+
+from geo.metric import utm_groups
 
 LINK_COLUMNS = ["clearing_id", "seizure_id", "distance_km", "lag_days", "score", "reasons"]
 
 
-def metric_crs(*frames: gpd.GeoDataFrame) -> object:
-    """A UTM CRS for the frames' combined extent (distances in metres)."""
-    non_empty = [f for f in frames if len(f)]
-    if not non_empty:
-        return "EPSG:3857"
-    joined = pd.concat([f.geometry.to_crs("EPSG:4326") for f in non_empty])
-    return gpd.GeoSeries(joined, crs="EPSG:4326").estimate_utm_crs()
+def nearest_within(points: NDArray[np.object_], targets: NDArray[np.object_], max_distance: float) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Index of each point's nearest target within ``max_distance`` (-1 if none) and the distance.
+
+    Both arrays hold shapely geometries in one metric CRS; one ``STRtree`` bulk query.
+    """
+    idx = np.full(len(points), -1, dtype=np.intp)
+    dist = np.full(len(points), np.nan)
+    if len(points) and len(targets):
+        tree = shapely.STRtree(targets)
+        (pi, ti), d = tree.query_nearest(points, max_distance=max_distance, return_distance=True, all_matches=False)
+        idx[pi], dist[pi] = ti, d
+    return idx, dist
+
+
+def _near(geoms: gpd.GeoSeries, window: shapely.Geometry, crs: str) -> NDArray[np.intp]:
+    """Positions of ``geoms`` (any CRS) intersecting ``window`` (a polygon in ``crs``)."""
+    outline = gpd.GeoSeries([shapely.segmentize(window, max(window.length / 400.0, 1.0))], crs=crs).to_crs(geoms.crs).iloc[0]
+    return np.sort(shapely.STRtree(geoms.to_numpy()).query(outline, predicate="intersects"))
+
+
+def _candidate_pairs(clearings: gpd.GeoDataFrame, seizures: gpd.GeoDataFrame, radius_km: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(seizure position, clearing position, distance km) of every pair within the radius."""
+    s_all, c_all, d_all = [], [], []
+    radius_m = radius_km * 1000.0
+    for crs, pos in utm_groups(seizures.geometry):
+        pts = seizures.geometry.iloc[pos].to_crs(crs).to_numpy()
+        window = shapely.buffer(shapely.box(*shapely.total_bounds(pts)), radius_m * 1.01)
+        near = _near(clearings.geometry, window, crs)
+        if not len(near):
+            continue
+        cg = clearings.geometry.iloc[near].to_crs(crs).to_numpy()
+        si, ci = shapely.STRtree(cg).query(pts, predicate="dwithin", distance=radius_m)
+        s_all.append(pos[si])
+        c_all.append(near[ci])
+        d_all.append(shapely.distance(pts[si], cg[ci]) / 1000.0)
+    if not s_all:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0)
+    return np.concatenate(s_all), np.concatenate(c_all), np.concatenate(d_all)
 
 
 def match_seizures(
@@ -31,6 +66,7 @@ def match_seizures(
     *,
     radius_km: float,
     max_lag_days: int,
+    max_candidates: int | None = None,
 ) -> pd.DataFrame:
     """Candidate links between clearings and seizures.
 
@@ -42,6 +78,9 @@ def match_seizures(
         With ``seizure_id``, ``date`` (datetime64) and ``commodity_group``, any CRS.
     radius_km, max_lag_days
         Search radius and longest lag.
+    max_candidates
+        Keep only this many best-scoring clearings per seizure (ties broken by clearing id);
+        ``None`` keeps all.
 
     Returns
     -------
@@ -51,13 +90,7 @@ def match_seizures(
     """
     if clearings.empty or seizures.empty:
         return pd.DataFrame({c: [] for c in LINK_COLUMNS})
-    crs = metric_crs(clearings, seizures)
-    cg = clearings.geometry.to_crs(crs).to_numpy()
-    sg = seizures.geometry.to_crs(crs).to_numpy()
-    radius_m = radius_km * 1000.0
-    tree = shapely.STRtree(cg)
-    s_idx, c_idx = tree.query(sg, predicate="dwithin", distance=radius_m)
-    dist_km = shapely.distance(sg[s_idx], cg[c_idx]) / 1000.0
+    s_idx, c_idx, dist_km = _candidate_pairs(clearings, seizures, radius_km)
     first = clearings["first_detected"].to_numpy(dtype="datetime64[ns]")[c_idx]
     when = seizures["date"].to_numpy(dtype="datetime64[ns]")[s_idx]
     lag = (when - first) / np.timedelta64(1, "D")
@@ -83,4 +116,28 @@ def match_seizures(
             "reasons": reasons,
         }
     )
+    if max_candidates is not None and len(links):
+        links = links.sort_values(["seizure_id", "score", "clearing_id"], ascending=[True, False, True], kind="stable")
+        links = links.groupby("seizure_id", sort=False).head(max_candidates)
     return links.sort_values(["seizure_id", "clearing_id"], kind="stable").reset_index(drop=True)
+
+
+def nearest_features(features: gpd.GeoSeries, targets: gpd.GeoDataFrame, max_km: float) -> tuple[np.ndarray, np.ndarray]:
+    """Position in ``targets`` of each feature's nearest target within ``max_km`` (-1: none), and the distance in km.
+
+    Computed in each feature's UTM zone.
+    """
+    idx = np.full(len(features), -1, dtype=np.intp)
+    dist = np.full(len(features), np.nan)
+    if features.empty or targets.empty:
+        return idx, dist
+    for crs, pos in utm_groups(features):
+        geoms = features.iloc[pos].to_crs(crs).to_numpy()
+        window = shapely.buffer(shapely.box(*shapely.total_bounds(geoms)), max_km * 1000.0 * 1.01)
+        near = _near(targets.geometry, window, crs)
+        if not len(near):
+            continue
+        i, d = nearest_within(geoms, targets.geometry.iloc[near].to_crs(crs).to_numpy(), max_km * 1000.0)
+        ok = i >= 0
+        idx[pos[ok]], dist[pos[ok]] = near[i[ok]], d[ok] / 1000.0
+    return idx, dist

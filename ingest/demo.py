@@ -6,12 +6,16 @@
    concession, outside every concession, inside the protected area and where no concession data
    exist (kept under ``<store folder>/demo/``), then ``ingest imagery --provider local``;
 3. ``detect``; synthetic seizures linked to some planted clearings, then ``ingest seizures``;
+   region-wide synthetic clearings (written straight to the store: the demo's only step that
+   is not a user command) and seizures along every corridor, with clusters built to be
+   intensifying, persistent, diminishing and new hotspots, then ``ingest seizures``;
 4. ``analyse`` and ``export clearings --format geojson``;
 5. unless ``--no-serve``: serve the map.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +32,10 @@ from ingest.region import Region, load_region
 from layers.store import Store, open_store
 
 logger = logging.getLogger(__name__)
+
+# the quarters of the region-wide synthetic clearings and seizures (hotspot trends)
+REGION_FIRST = dt.date(2022, 1, 1)
+REGION_LAST = dt.date(2024, 12, 31)
 
 # what a correct analysis says of a clearing planted in each zone
 ZONE_FLAGS: Mapping[str, tuple[str, ...]] = {
@@ -102,6 +110,27 @@ def generate_imagery(store_url: str, region: Region, seed: int, folder: Path) ->
     return gpd.read_file(truth_file)
 
 
+def seed_region(settings: Settings, store_url: str, region: Region, seed: int, work: Path) -> Path:
+    """Region-wide synthetic clearings (written to the store: a demo-only step, no imagery behind them)
+    and seizures (returned as a CSV for ``ingest seizures``) along every corridor, for the hotspots."""
+    from geo.corridors import segment_corridors
+    from ingest.synthetic.region import synthetic_region
+    from ingest.synthetic.seizures import write_seizures_csv
+
+    d = region.demo
+    with open_store(store_url) as store:
+        segments = segment_corridors(store.read("corridors", columns=["name", "sub_corridor"]), settings.segment_km)
+        aoi = gpd.GeoSeries([shapely.box(*d.bounds)], crs=d.crs)
+        keep_out = aoi.buffer(settings.match_radius_km * 1000.0 * 1.2).to_crs("EPSG:4326").iloc[0]
+        clearings, seizures, design = synthetic_region(segments, seed=seed, first=REGION_FIRST, last=REGION_LAST, exclude=keep_out)
+        with store.transaction():
+            store.upsert("clearings", clearings)
+            store.set_layer_info("clearings", synthetic=True)
+    (work / "region_design.json").write_bytes(orjson.dumps(design, option=orjson.OPT_SORT_KEYS))
+    logger.info("demo: %d region-wide synthetic clearings, %d seizures, %d designed segments", len(clearings), len(seizures), len(design))
+    return write_seizures_csv(seizures, work / "seizures_region_synthetic.csv")
+
+
 def run_demo(settings: Settings, store_url: str, *, seed: int | None = None, serve: bool = True) -> Path:
     """Build the demo store at ``store_url`` through the CLI's commands; serve the map unless ``serve`` is false.
 
@@ -131,6 +160,8 @@ def run_demo(settings: Settings, store_url: str, *, seed: int | None = None, ser
     )
     csv_path = write_seizures_csv(seizures, work / "seizures_synthetic.csv")
     _cli(["ingest", "seizures", str(csv_path), *store_arg])
+    region_csv = seed_region(settings, store_url, region, seed, work)
+    _cli(["ingest", "seizures", str(region_csv), *store_arg])
     _cli(["analyse", *store_arg])
     out = work / "clearings.geojson"
     _cli(["export", "clearings", "--format", "geojson", "-o", str(out), *store_arg])

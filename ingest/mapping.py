@@ -12,6 +12,7 @@ A mapping file (TOML) has an optional ``source`` name, a ``[fields]`` table and 
     cancelled = { column = "Cancelled", present = true }   # true when the cell is not empty
     status = { column = "Status", values = { "A" = "active", "C" = "cancelled" } }
     source_id = { columns = ["Name", "Status"] }       # several columns joined with " / "
+    purpose_category = { column = "Purpose", keywords = { rubber = ["rubber"], mining = ["mine", "mining"] }, default = "other" }
     valid_from = { column = "Contract", format = "%d/%m/%Y", on_error = "null" }  # bad value -> empty, with a warning
     [coverage]
     countries = ["Cambodia"]                           # where the source is complete
@@ -24,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -51,6 +53,8 @@ class FieldRule:
     values: Mapping[str, Any] | None = None
     columns: tuple[str, ...] = ()
     on_error: str = "reject"
+    keywords: Mapping[str, tuple[str, ...]] | None = None
+    default: Any = None
 
     def __post_init__(self) -> None:
         if self.on_error not in ("reject", "null"):
@@ -79,10 +83,12 @@ class FieldMapping:
             if isinstance(spec, str):
                 rules[target] = FieldRule(target, column=spec)
             elif isinstance(spec, dict):
-                unknown = set(spec) - {"column", "columns", "value", "format", "add_years", "present", "values", "on_error"}
+                unknown = set(spec) - {"column", "columns", "value", "format", "add_years", "present", "values", "on_error", "keywords", "default"}
                 if unknown:
                     raise SourceError(str(path), f"field {target!r}: unknown key(s) {sorted(unknown)}")
                 try:
+                    if "keywords" in spec:
+                        spec = {**spec, "keywords": {k: tuple(str(w).lower() for w in v) for k, v in spec["keywords"].items()}}
                     rules[target] = FieldRule(target, **{**spec, "columns": tuple(spec.get("columns", ()))})
                 except ValueError as err:
                     raise SourceError(str(path), str(err)) from err
@@ -155,8 +161,10 @@ def _apply_rule(rule: FieldRule, rec: Mapping[str, Any], ftype: str, source: str
     raw = rec.get(rule.column)
     if rule.present:
         return not _blank(raw)
+    if rule.keywords is not None:
+        return categorise(raw, rule.keywords, rule.default)
     if _blank(raw):
-        return None
+        return rule.default
     if rule.values is not None:
         key = str(raw).strip()
         if key not in rule.values:
@@ -217,6 +225,22 @@ def convert_value(raw: Any, ftype: str, fmt: str | None) -> Any:
             return False
         raise ValueError("not a yes/no value")
     return str(raw).strip()
+
+
+def categorise(raw: Any, keywords: Mapping[str, tuple[str, ...]], default: Any) -> Any:
+    """The first category (in declaration order) one of whose keywords occurs in ``raw``, else ``default``.
+
+    Matching ignores case and runs of spaces, hyphens and punctuation, so "Agro-Industial",
+    "agro industrial" and "Agro-industrial crops," all contain "agro".
+    """
+    if _blank(raw):
+        return default
+    text = " " + re.sub(r"[^a-z0-9]+", " ", str(raw).lower()) + " "
+    for category, words in keywords.items():
+        for word in words:
+            if " " + re.sub(r"[^a-z0-9]+", " ", word).strip() in text:
+                return category
+    return default
 
 
 def _add_years(day: dt.date, years: int) -> dt.date:

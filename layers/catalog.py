@@ -43,6 +43,8 @@ class Layer:
     popup: tuple[str, ...] = ()
     style: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
     on_map: bool = True
+    # only these rows are drawn on the map (e.g. the latest period of a time series)
+    map_where: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -60,7 +62,26 @@ def _f(name: str, type_: FieldType, description: str, sensitive: bool = False) -
 
 
 _SOURCE = _f("source", "text", "Where the record came from (file name or provider).")
+HOT_COLOURS = {
+    "hot 99 %": "#b2182b", "hot 95 %": "#ef8a62", "hot 90 %": "#fddbc7", "not significant": "#d9d9d9",
+    "cold 90 %": "#d1e5f0", "cold 95 %": "#67a9cf", "cold 99 %": "#2166ac",
+}
 _SYNTHETIC = _f("synthetic", "boolean", "True when the record was generated, not observed.")
+
+HOT_FIELDS: tuple[Field, ...] = (
+    _f("period", "text", "Period (2024Q1, or 2024-03 for months)."),
+    _f("cleared_ha", "real", "Hectares of clearings first detected in the period."),
+    _f("flagged_clearings", "integer", "Clearings with a suspicious flag first detected in the period."),
+    _f("seizures_timber", "integer", "Timber seizures in the period."),
+    _f("seizures_wildlife", "integer", "Wildlife seizures in the period."),
+    _f("incidents", "integer", "Flagged clearings + seizures: the variable of Gi*."),
+    _f("gi_z", "real", "Getis-Ord Gi* z-score."),
+    _f("gi_p", "real", "Two-sided p-value of Gi*."),
+    _f("hot_class", "text", "hot / cold at 99, 95 or 90 % confidence, or not significant."),
+    _f("trend", "text", "Emerging trend over all periods: new, consecutive, intensifying, persistent, diminishing, sporadic, oscillating, historical or no pattern."),
+    _f("latest", "boolean", "True for the latest period (what the map shows)."),
+    _SYNTHETIC,
+)
 
 LAYERS: tuple[Layer, ...] = (
     Layer(
@@ -81,6 +102,7 @@ LAYERS: tuple[Layer, ...] = (
             _f("source_id", "text", "The record's id in its source."),
             _f("holder", "text", "Concession holder or its pseudonym."),
             _f("purpose", "text", "Purpose as written in the source."),
+            _f("purpose_category", "text", "plantation: rubber / oil palm / acacia / sugar cane / cassava, agro-industry, mining, logging, tourism or other."),
             _f("status", "text", "Status as written in the source."),
             _f("valid_from", "date", "Contract start."),
             _f("valid_to", "date", "Contract end (start + duration)."),
@@ -146,6 +168,18 @@ LAYERS: tuple[Layer, ...] = (
         style={"color": "#0277bd", "weight": 1, "fillOpacity": 0.0}, on_map=False,
     ),
     Layer(
+        "observation_gaps", "Observation gaps", "MULTIPOLYGON",
+        (
+            _f("aoi", "text", "AOI the gap belongs to."),
+            _f("since", "date", "No valid observation from this date to the end of the monitoring period."),
+            _f("until", "date", "End of the monitoring period checked."),
+            _f("area_ha", "real", "Area, hectares (equal-area)."),
+            _f("run_id", "text", "Detection run that found the gap."),
+        ),
+        key=("aoi", "since"), popup=("since", "until", "area_ha"),
+        style={"color": "#607d8b", "weight": 1, "fillColor": "#90a4ae", "fillOpacity": 0.35, "dashArray": "3 3"},
+    ),
+    Layer(
         "clearings", "Flagged clearings", "MULTIPOLYGON",
         (
             _f("clearing_id", "text", "Stable id: a re-run that sees the same clearing keeps it."),
@@ -159,6 +193,7 @@ LAYERS: tuple[Layer, ...] = (
             _f("flags", "json", "Flag codes (protected_area, outside_concessions, inside_concession, no_concession_data)."),
             _f("reasons", "json", "One sentence per flag, for people."),
             _f("risk", "integer", "Risk score 0-100."),
+            _f("risk_reasons", "json", "What made up the risk score (flag and points)."),
             _f("review_status", "text", "new, confirmed, dismissed or field_check."),
             _f("quicklooks", "json", "Paths of the before/after true-colour and NDVI PNG chips, by name."),
             _f("run_id", "text", "Detection run that first found it."),
@@ -166,18 +201,6 @@ LAYERS: tuple[Layer, ...] = (
         ),
         key=("clearing_id",), popup=("clearing_id", "area_ha", "first_detected", "confidence", "flags", "reasons", "risk", "review_status"),
         style={"color": "#d50000", "weight": 2, "fillColor": "#ff1744", "fillOpacity": 0.5},
-    ),
-    Layer(
-        "observation_gaps", "Observation gaps", "MULTIPOLYGON",
-        (
-            _f("aoi", "text", "AOI the gap belongs to."),
-            _f("since", "date", "No valid observation from this date to the end of the monitoring period."),
-            _f("until", "date", "End of the monitoring period checked."),
-            _f("area_ha", "real", "Area, hectares (equal-area)."),
-            _f("run_id", "text", "Detection run that found the gap."),
-        ),
-        key=("aoi", "since"), popup=("since", "until", "area_ha"),
-        style={"color": "#607d8b", "weight": 1, "fillColor": "#90a4ae", "fillOpacity": 0.35, "dashArray": "3 3"},
     ),
     Layer(
         "seizures", "Seizures", "POINT",
@@ -197,11 +220,43 @@ LAYERS: tuple[Layer, ...] = (
             _f("case_reference", "text", "Case reference.", sensitive=True),
             _f("notes", "text", "Free-text notes.", sensitive=True),
             _f("location_precision", "text", "exact, place, district, province or country."),
+            _f("corridor_segment", "text", "Nearest corridor segment (within the corridor buffer)."),
+            _f("corridor_distance_km", "real", "Distance to that segment, km."),
+            _f("border_crossing", "text", "Nearest border crossing."),
+            _f("crossing_distance_km", "real", "Distance to that crossing, km."),
             _SOURCE,
             _SYNTHETIC,
         ),
         key=("seizure_id",), popup=("date", "commodity_group", "commodity", "species", "quantity", "unit", "case_reference"),
         style={"color": "#1a237e", "fillColor": "#42a5f5", "radius": 5, "fillOpacity": 0.9, "weight": 1},
+    ),
+    Layer(
+        "corridor_segments", "Corridor segments", "MULTILINESTRING",
+        (
+            _f("segment_id", "text", "Segment id: sub-corridor and number from its start."),
+            _f("corridor", "text", "Corridor name."),
+            _f("sub_corridor", "text", "Branch of the corridor."),
+            _f("km_from", "real", "Distance of the segment's start from the corridor's start, km."),
+            _f("km_to", "real", "Distance of its end, km."),
+        ),
+        key=("segment_id",), popup=("segment_id", "corridor", "km_from", "km_to"),
+        style={"color": "#8d6e63", "weight": 2}, on_map=False,
+    ),
+    Layer(
+        "hotspot_segments", "Corridor hotspots", "MULTILINESTRING",
+        (_f("segment_id", "text", "Corridor segment."), _f("sub_corridor", "text", "Branch of the corridor."), *HOT_FIELDS),
+        key=("segment_id", "period"),
+        popup=("segment_id", "sub_corridor", "period", "hot_class", "trend", "incidents", "cleared_ha", "flagged_clearings", "seizures_timber", "seizures_wildlife", "gi_z"),
+        style={"weight": 6, "opacity": 0.9, "color": "#9e9e9e", "by": "hot_class", "colors": HOT_COLOURS},
+        map_where={"latest": True},
+    ),
+    Layer(
+        "hotspot_cells", "Hotspot grid (H3)", "MULTIPOLYGON",
+        (_f("cell", "text", "H3 cell id."), *HOT_FIELDS),
+        key=("cell", "period"),
+        popup=("cell", "period", "hot_class", "trend", "incidents", "cleared_ha", "seizures_timber", "seizures_wildlife", "gi_z"),
+        style={"weight": 0.5, "color": "#616161", "fillOpacity": 0.45, "fillColor": "#e0e0e0", "by": "hot_class", "colors": HOT_COLOURS},
+        map_where={"latest": True},
     ),
     Layer(
         "links", "Clearing-seizure links", None,
