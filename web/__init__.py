@@ -1,1 +1,55 @@
-"""The Flask map app (``create_app(settings)``)."""
+"""The Flask map app: ``create_app(settings)`` and ``serve(settings, host, port)``.
+
+One blueprint per feature: :mod:`web.map` (the page), :mod:`web.api` (JSON features), and
+:mod:`web.error_pages` (JSON errors under ``/api``, HTML elsewhere). The app reads the store
+through :mod:`layers` only; it writes no SQL and computes no analysis.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask
+
+from config import Settings
+from web.api import bp as api_bp
+from web.app_state import EXTENSION_KEY, AppState
+from web.error_pages import bp as error_pages_bp
+from web.map import bp as map_bp
+from web.security import install_headers
+from web.server import serve
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, store_url: str | None = None) -> Flask:
+    """Build the map app.
+
+    Parameters
+    ----------
+    settings
+        Validated settings (:func:`config.load_settings`).
+    store_url
+        The store to serve; defaults to ``settings.store_url``. It is opened on the first
+        request that needs it, read-only in intent (``create=False``).
+
+    Returns
+    -------
+    flask.Flask
+        The app; ``app.extensions["ecowatch"]`` holds its :class:`web.app_state.AppState`.
+    """
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        MAX_CONTENT_LENGTH=1 << 20,  # the map takes no uploads
+    )
+    app.extensions[EXTENSION_KEY] = AppState(settings=settings, store_url=store_url or settings.store_url)
+    app.register_blueprint(error_pages_bp)
+    app.register_blueprint(map_bp)
+    app.register_blueprint(api_bp)
+    install_headers(app)
+    logger.debug("created map app for store %s", store_url or settings.store_url)
+    return app
+
+__all__ = ["create_app", "serve"]

@@ -1,0 +1,64 @@
+"""What one app holds for its lifetime: the settings and one store, opened on first use.
+
+The GeoPackage store object is thread-safe (an internal lock), so one per app serves every
+request of the threaded server. It is opened with ``create=False``: the map never creates an
+empty store, and a missing one is reported as such.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from flask import current_app
+
+from config import Settings
+from layers import Store, open_store
+
+logger = logging.getLogger(__name__)
+
+EXTENSION_KEY = "ecowatch"
+
+
+@dataclass
+class AppState:
+    """The settings an app was created with and its store (opened lazily, closed by :meth:`close`)."""
+
+    settings: Settings
+    store_url: str
+    _store: Store | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def store(self) -> Store:
+        """The app's store, opened on the first call.
+
+        Raises
+        ------
+        layers.errors.StoreError
+            When the store does not exist or cannot be opened (the error pages turn it into 503).
+        """
+        with self._lock:
+            if self._store is None:
+                logger.info("opening store %s", self.store_url)
+                self._store = open_store(self.store_url, create=False)
+            return self._store
+
+    def close(self) -> None:
+        """Close the store if it was opened; a later :meth:`store` call opens it again."""
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+def app_state() -> AppState:
+    """The :class:`AppState` of the current Flask app."""
+    state = current_app.extensions[EXTENSION_KEY]
+    assert isinstance(state, AppState)
+    return state
+
+
+def get_store() -> Store:
+    """The current app's store (see :meth:`AppState.store`)."""
+    return app_state().store()

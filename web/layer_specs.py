@@ -1,0 +1,89 @@
+"""What the map and the API say about each layer, read from the layer catalogue.
+
+Nothing here names a layer: titles, styles, popup fields and the draw order all follow from
+the declarations in :mod:`layers.catalog`, so a new layer appears on the map by being declared.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from layers import LAYERS, Layer
+from web.visibility import DEFAULT_ROLE, Role, visible_fields
+
+logger = logging.getLogger(__name__)
+
+_UNIT_SUFFIXES = {"_ha": "ha", "_km": "km", "_days": "days", "_pct": "%"}
+_ACRONYMS = {"aoi": "AOI", "cites": "CITES", "iso": "ISO", "iucn": "IUCN", "nbr": "NBR", "ndvi": "NDVI"}
+
+
+def is_outline_only(layer: Layer) -> bool:
+    """True for a polygon layer drawn without fill (``fillOpacity`` 0), e.g. an AOI frame."""
+    return layer.geometry_type == "MULTIPOLYGON" and float(str(layer.style.get("fillOpacity", 0.2))) == 0.0
+
+
+def draw_rank(layer: Layer) -> int:
+    """Where a layer sits in the stack: filled polygons, outline polygons, lines, then points.
+
+    Outline-only polygons go above filled ones because they hide nothing (and are drawn
+    without fill, so they do not catch clicks meant for what lies inside them).
+    """
+    if layer.geometry_type == "POINT":
+        return 3
+    if layer.geometry_type == "MULTILINESTRING":
+        return 2
+    return 1 if is_outline_only(layer) else 0
+
+
+def map_layers() -> tuple[Layer, ...]:
+    """The catalogue's on-map spatial layers, bottom first (catalogue order within a rank)."""
+    on_map = [lyr for lyr in LAYERS if lyr.on_map and lyr.geometry_type is not None]
+    return tuple(sorted(on_map, key=draw_rank))  # sorted() is stable: ties keep catalogue order
+
+
+def get_map_layer(name: str) -> Layer | None:
+    """The on-map layer called ``name``, or ``None`` when there is none."""
+    return next((lyr for lyr in map_layers() if lyr.name == name), None)
+
+
+def field_label(name: str) -> str:
+    """A reader's label for a field name: ``area_ha`` -> ``Area (ha)``, ``first_detected`` -> ``First detected``."""
+    unit = ""
+    for suffix, text in _UNIT_SUFFIXES.items():
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name, unit = name[: -len(suffix)], f" ({text})"
+            break
+    words = [_ACRONYMS.get(w, w) for w in name.split("_") if w]
+    if not words:
+        return name
+    text = " ".join(words)
+    return text[:1].upper() + text[1:] + unit
+
+
+def layer_spec(layer: Layer, info: dict[str, Any], role: Role = DEFAULT_ROLE) -> dict[str, Any]:
+    """The JSON-ready description of ``layer`` that the page's script and ``/api/layers`` share.
+
+    Parameters
+    ----------
+    layer
+        An on-map layer of the catalogue.
+    info
+        The store's ``layer_info`` for it (``{"synthetic": True}`` marks generated data).
+    role
+        Whose view this is; popup fields the role may not see are left out.
+    """
+    popup = [
+        {"name": f.name, "label": field_label(f.name), "type": f.type, "description": f.description}
+        for f in visible_fields(layer, layer.popup, role)
+    ]
+    return {
+        "name": layer.name,
+        "title": layer.title,
+        "description": layer.description,
+        "geometry_type": layer.geometry_type,
+        "style": dict(layer.style),
+        "outline_only": is_outline_only(layer),
+        "popup": popup,
+        "synthetic": bool(info.get("synthetic", False)),
+    }

@@ -1,0 +1,70 @@
+"""The map page (``GET /``): the folium shell, rendered per request, with no feature data in it.
+
+The browser then fetches each layer's features for the visible bounds from :mod:`web.api`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from flask import Blueprint, Response, url_for
+
+from layers import CATALOG, LAYERS, Store
+from web.app_state import app_state
+from web.assets import assert_offline, localise_assets
+from web.layer_specs import layer_spec, map_layers
+from web.map_page import BBox, build_map
+from web.security import page_policy
+
+logger = logging.getLogger(__name__)
+
+# The page opens on the first of these layers that has features, else on everything.
+VIEW_LAYERS = ("aoi", "countries")
+
+bp = Blueprint("map", __name__)
+
+
+def _bounds(store: Store, layer: str) -> BBox | None:
+    frame = store.read(layer, columns=[])
+    if len(frame) == 0:
+        return None
+    west, south, east, north = (float(v) for v in frame.total_bounds)
+    return (west, south, east, north) if all(map(math.isfinite, (west, south, east, north))) else None
+
+
+def initial_bounds(store: Store) -> BBox | None:
+    """Where the page opens: the AOIs, else the countries, else every on-map layer; ``None`` if empty."""
+    for name in (n for n in VIEW_LAYERS if n in CATALOG):
+        found = _bounds(store, name)
+        if found is not None:
+            return found
+    boxes = [b for b in (_bounds(store, lyr.name) for lyr in map_layers()) if b is not None]
+    if not boxes:
+        return None
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+@bp.get("/")
+def index() -> Response:
+    """The map page."""
+    state = app_state()
+    store = state.store()
+    info = {layer.name: store.layer_info(layer.name) for layer in LAYERS}
+    specs = [layer_spec(layer, info[layer.name]) for layer in map_layers()]
+    fmap = build_map(
+        state.settings,
+        specs,
+        initial_bounds(store),
+        lambda n: url_for("api.features", name=n),
+        synthetic=[layer.title for layer in LAYERS if info[layer.name].get("synthetic")],
+        icon_url=url_for("static", filename="favicon.svg"),
+    )
+    figure = fmap.get_root()
+    localise_assets(figure, lambda path: url_for("static", filename=path))
+    html = figure.render()
+    assert_offline(html)
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = page_policy(html, state.settings.tile_url)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,190 @@
+/*
+ * ecowatch map, DOM side: popups, tooltips, the legend, the status line and the layer
+ * control's order. Every value from the data goes into the page through textContent or
+ * createTextNode, never as HTML. Loaded before ecowatch.js, which draws the layers.
+ */
+(function () {
+  "use strict";
+
+  var ew = (window.ecowatch = window.ecowatch || {});
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) {
+      node.className = className;
+    }
+    if (text !== undefined && text !== null) {
+      node.textContent = String(text);
+    }
+    return node;
+  }
+
+  /* One property value as DOM: lists one item per line, missing values as a dash. */
+  function valueNode(field, value) {
+    if (value === null || value === undefined || value === "") {
+      return el("span", "ew-missing", "\u2014");
+    }
+    if (Array.isArray(value)) {
+      var list = el("div", "ew-lines");
+      if (value.length === 0) {
+        list.appendChild(el("span", "ew-missing", "none"));
+      }
+      value.forEach(function (item) {
+        list.appendChild(el("div", "ew-line", typeof item === "string" ? item : JSON.stringify(item)));
+      });
+      return list;
+    }
+    if (field.type === "boolean") {
+      return el("span", null, value ? "yes" : "no");
+    }
+    if (field.type === "real" && typeof value === "number") {
+      return el("span", null, value.toLocaleString("en", { maximumFractionDigits: 2 }));
+    }
+    if (typeof value === "object") {
+      return el("span", null, JSON.stringify(value));
+    }
+    return el("span", null, value);
+  }
+
+  /* The popup of a feature: layer title, synthetic tag, one row per popup field. */
+  ew.popupContent = function (spec, feature) {
+    var props = feature.properties || {};
+    var box = el("div", "ew-popup");
+    box.appendChild(el("div", "ew-popup-title", spec.title));
+    if (spec.synthetic) {
+      box.appendChild(el("div", "ew-popup-synthetic", "Synthetic data, generated for demonstration"));
+    }
+    var table = el("table", "ew-popup-table");
+    spec.popup.forEach(function (field) {
+      var row = el("tr");
+      row.setAttribute("data-field", field.name);
+      var th = el("th", null, field.label);
+      th.title = field.description || "";
+      var td = el("td");
+      td.appendChild(valueNode(field, props[field.name]));
+      row.appendChild(th);
+      row.appendChild(td);
+      table.appendChild(row);
+    });
+    box.appendChild(table);
+    return box;
+  };
+
+  /* The tooltip: layer title and the first non-empty text field. */
+  ew.tooltipContent = function (spec, feature) {
+    var props = feature.properties || {};
+    var label = null;
+    spec.popup.some(function (field) {
+      var v = props[field.name];
+      if (typeof v === "string" && v !== "") {
+        label = v;
+        return true;
+      }
+      return false;
+    });
+    var node = el("span", "ew-tooltip");
+    node.appendChild(el("strong", null, spec.title));
+    if (label !== null) {
+      node.appendChild(document.createTextNode(": " + label));
+    }
+    return node;
+  };
+
+  /* Show loading, truncated layers and fetch errors in the status line. */
+  ew.setStatus = function () {
+    if (!ew.status) {
+      return;
+    }
+    var lines = [];
+    Object.keys(ew.truncated).forEach(function (name) {
+      if (ew.truncated[name]) {
+        lines.push(ew.layers[name].ewSpec.title + ": showing the first " + ew.counts[name] + " features here; zoom in to see all.");
+      }
+    });
+    ew.errors.slice(-3).forEach(function (msg) { lines.push(msg); });
+    var busy = !ew.isIdle();
+    ew.status.textContent = "";
+    if (busy) {
+      ew.status.appendChild(el("div", "ew-status-busy", "Loading\u2026"));
+    }
+    lines.forEach(function (line) { ew.status.appendChild(el("div", "ew-status-line", line)); });
+    ew.status.style.display = busy || lines.length ? "" : "none";
+  };
+
+  function swatch(spec) {
+    var s = spec.style || {};
+    var stroke = s.color || "#3388ff";
+    var kind = String(spec.geometry_type).toLowerCase();
+    var node = el("span", "ew-swatch ew-swatch-" + kind);
+    var weight = Math.min(3, Math.max(1, Number(s.weight) || 1));
+    if (spec.geometry_type === "MULTILINESTRING") {
+      node.style.borderTopColor = stroke;
+      node.style.borderTopWidth = Math.max(2, Number(s.weight) || 3) + "px";
+      node.style.borderTopStyle = s.dashArray ? "dashed" : "solid";
+      return node;
+    }
+    node.style.borderColor = stroke;
+    node.style.borderWidth = weight + "px";
+    node.style.borderStyle = s.dashArray ? "dashed" : "solid";
+    if (!spec.outline_only) {
+      var fill = el("span", "ew-swatch-fill");
+      fill.style.backgroundColor = s.fillColor || stroke;
+      fill.style.opacity = String(s.fillOpacity !== undefined ? s.fillOpacity : 0.2);
+      node.appendChild(fill);
+    }
+    return node;
+  }
+
+  /* Sort function of the layer control: top of the draw stack first; other layers after. */
+  ew.layerOrder = function (a, b, nameA, nameB) {
+    var oa = a.ewSpec ? a.ewSpec.order : -1;
+    var ob = b.ewSpec ? b.ewSpec.order : -1;
+    return oa !== ob ? ob - oa : (nameA < nameB ? -1 : nameA > nameB ? 1 : 0);
+  };
+
+  /* The legend (bottom right) and the status line (bottom left). */
+  ew.controls = function (map, specs) {
+    ew.map = map;
+    var Legend = L.Control.extend({
+      options: { position: "bottomright" },
+      onAdd: function () {
+        var box = el("div", "ew-legend leaflet-bar");
+        box.appendChild(el("div", "ew-legend-title", "Legend"));
+        specs.slice().reverse().forEach(function (spec) {
+          var row = el("div", "ew-legend-row");
+          row.setAttribute("data-layer", spec.name);
+          row.appendChild(swatch(spec));
+          row.appendChild(el("span", "ew-legend-label", spec.title));
+          if (spec.synthetic) {
+            row.appendChild(el("span", "ew-tag", "synthetic"));
+          }
+          box.appendChild(row);
+          var s = spec.style || {};
+          if (s.by && s.colors) {
+            Object.keys(s.colors).forEach(function (value) {
+              var sub = el("div", "ew-legend-row ew-legend-sub");
+              var shade = Object.assign({}, spec, { style: Object.assign({}, s, { color: s.colors[value], fillColor: s.colors[value] }) });
+              sub.appendChild(swatch(shade));
+              sub.appendChild(el("span", "ew-legend-label", value));
+              box.appendChild(sub);
+            });
+          }
+        });
+        L.DomEvent.disableClickPropagation(box);
+        return box;
+      }
+    });
+    var Status = L.Control.extend({
+      options: { position: "bottomleft" },
+      onAdd: function () {
+        var box = el("div", "ew-status leaflet-bar");
+        box.setAttribute("role", "status");
+        box.style.display = "none";
+        return box;
+      }
+    });
+    new Legend().addTo(map);
+    ew.status = new Status().addTo(map).getContainer();
+    ew.setStatus();
+  };
+})();
