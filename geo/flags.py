@@ -96,7 +96,7 @@ def _ha(v: float) -> str:
 
 
 def _day(ts: object) -> str:
-    return pd.Timestamp(ts).date().isoformat()  # type: ignore[arg-type]
+    return pd.Timestamp(ts).date().isoformat()
 
 
 def _validity(row: pd.Series, first: pd.Timestamp | None) -> str:

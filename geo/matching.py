@@ -9,6 +9,9 @@ all pairs.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -17,20 +20,30 @@ from numpy.typing import NDArray
 
 from geo.metric import utm_groups
 
+PARALLEL_FROM = 20_000  # points; below this one thread is as fast
 LINK_COLUMNS = ["clearing_id", "seizure_id", "distance_km", "lag_days", "score", "reasons"]
 
 
 def nearest_within(points: NDArray[np.object_], targets: NDArray[np.object_], max_distance: float) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
     """Index of each point's nearest target within ``max_distance`` (-1 if none) and the distance.
 
-    Both arrays hold shapely geometries in one metric CRS; one ``STRtree`` bulk query.
+    Both arrays hold shapely geometries in one metric CRS. One ``STRtree`` is built; large
+    queries are split over the machine's cores (GEOS releases the GIL while it searches).
     """
     idx = np.full(len(points), -1, dtype=np.intp)
     dist = np.full(len(points), np.nan)
-    if len(points) and len(targets):
-        tree = shapely.STRtree(targets)
-        (pi, ti), d = tree.query_nearest(points, max_distance=max_distance, return_distance=True, all_matches=False)
-        idx[pi], dist[pi] = ti, d
+    if not (len(points) and len(targets)):
+        return idx, dist
+    tree = shapely.STRtree(targets)
+
+    def query(start: int, stop: int) -> None:
+        (pi, ti), d = tree.query_nearest(points[start:stop], max_distance=max_distance, return_distance=True, all_matches=False)
+        idx[pi + start], dist[pi + start] = ti, d
+
+    workers = min(os.cpu_count() or 1, 8) if len(points) >= PARALLEL_FROM else 1
+    bounds = np.linspace(0, len(points), workers + 1).astype(int)
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(query, bounds[:-1], bounds[1:]))
     return idx, dist
 
 

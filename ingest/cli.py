@@ -191,9 +191,11 @@ def analyse(ctx: click.Context, store: str | None) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Output file (default: stdout).")
 @click.option("--bbox", metavar="W,S,E,N", help="Only features intersecting this lon/lat box.")
 @click.option("--where", "wheres", multiple=True, metavar="FIELD=VALUE", help="Only features whose FIELD equals VALUE (repeatable).")
+@click.option("--role", type=click.Choice(["planner", "analyst", "ngo", "admin"]), default="planner", show_default=True,
+              help="Export what this role may see (ngo: no law-enforcement detail, seizures generalised).")
 @store_option
 @click.pass_context
-def export(ctx: click.Context, layer: str, fmt: str, output: Path | None, bbox: str | None, wheres: tuple[str, ...], store: str | None) -> None:
+def export(ctx: click.Context, layer: str, fmt: str, output: Path | None, bbox: str | None, wheres: tuple[str, ...], role: str, store: str | None) -> None:
     """Export LAYER as RFC 7946 GeoJSON (lon/lat, right-hand rings)."""
     from layers.export import export_layer, parse_bbox, parse_where
 
@@ -204,7 +206,7 @@ def export(ctx: click.Context, layer: str, fmt: str, output: Path | None, bbox: 
         raise click.BadParameter(str(err)) from None
     st = _store(ctx, store)
     try:
-        n = export_layer(st, layer, output, bbox=box, where=where)
+        n = export_layer(st, layer, output, bbox=box, where=where, role=role)
     except EcowatchError as err:
         raise JobFailed(str(err)) from err
     if output is not None:

@@ -45,6 +45,8 @@ class Layer:
     on_map: bool = True
     # only these rows are drawn on the map (e.g. the latest period of a time series)
     map_where: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+    # roles without access to exact locations see points snapped to a grid of this size (degrees)
+    generalise_deg: float | None = None
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -228,6 +230,7 @@ LAYERS: tuple[Layer, ...] = (
             _SYNTHETIC,
         ),
         key=("seizure_id",), popup=("date", "commodity_group", "commodity", "species", "quantity", "unit", "case_reference"),
+        generalise_deg=0.1,
         style={"color": "#1a237e", "fillColor": "#42a5f5", "radius": 5, "fillOpacity": 0.9, "weight": 1},
     ),
     Layer(

@@ -16,6 +16,7 @@ import shapely
 
 from layers.catalog import Layer, get_layer
 from layers.errors import LayerError
+from layers.redaction import check_role, redact
 from layers.store import Store
 
 FORMATS = ("geojson",)
@@ -104,19 +105,21 @@ def export_layer(
     *,
     bbox: tuple[float, float, float, float] | None = None,
     where: dict[str, str] | None = None,
+    role: str = "planner",
 ) -> int:
-    """Write a layer (or the part in ``bbox`` / matching ``where``) to ``output`` (stdout when ``None``)."""
+    """Write a layer (or the part in ``bbox`` / matching ``where``) to ``output`` (stdout when ``None``),
+    as ``role`` may see it (:func:`layers.redaction.redact`)."""
     try:
         layer = get_layer(layer_name)
     except KeyError as err:
         raise LayerError(str(err.args[0])) from None
-    frame = store.read(layer.name, bbox=bbox if layer.geometry_type else None, where=where)
+    frame = redact(layer, store.read(layer.name, bbox=bbox if layer.geometry_type else None, where=where), check_role(role))
     if output is None:
         out = sys.stdout.buffer
         out.write(b'{"type":"FeatureCollection","features":[')
-        for i, feature in enumerate(geojson_features(frame, layer, list(layer.field_names))):
+        for i, feature in enumerate(geojson_features(frame, layer, [f for f in layer.field_names if f in frame.columns])):
             out.write((b",\n" if i else b"\n") + feature)
         out.write(b"\n]}\n")
         out.flush()
         return len(frame)
-    return write_geojson(frame, layer, output)
+    return write_geojson(frame, layer, output, [f for f in layer.field_names if f in frame.columns])
