@@ -114,3 +114,16 @@ def test_export_is_rfc7946(demo_store: Path, tmp_path: Path):
             assert all(not ring.is_ccw for ring in poly.interiors)
         props = feature["properties"]
         assert props["first_detected"][:4] == "2024" and isinstance(props["flags"], list)
+
+
+def test_designed_hotspot_segments_carry_their_trend(demo_store: Path):
+    design = json.loads((demo_store.parent / "demo" / f"seed-{DEMO_SEED}" / "region_design.json").read_text())
+    assert set(design.values()) == {"intensifying", "persistent", "diminishing", "new"}
+    with open_store(demo_store) as st:
+        latest = st.read("hotspot_segments", where={"latest": True}).set_index("segment_id")
+        periods = st.read("hotspot_segments", where={"segment_id": next(iter(design))})
+        assert st.layer_info("hotspot_segments")["synthetic"] is True
+    assert len(latest) >= 40 and len(periods) >= 8
+    wrong = {seg: (want, latest.loc[seg, "trend"]) for seg, want in design.items() if latest.loc[seg, "trend"] != want}
+    assert not wrong, wrong
+    assert all(latest.loc[seg, "hot_class"].startswith("hot") for seg in design)

@@ -266,4 +266,17 @@ def test_demo_store_map(browser: Any, demo_store: Path) -> None:
         assert pg.locator("#ew-synthetic-note").is_visible()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "map-demo.png"))
+        # the region: corridor hotspots and the H3 grid, coloured by class, in the layer control
+        overlays = pg.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+        for name in ("hotspot_segments", "hotspot_cells"):
+            assert any(get_layer(name).title in text for text in overlays)
+        pg.evaluate("window.ecowatch.map.setView([15.5, 103.5], 6)")
+        _wait_idle(pg)
+        drawn = _assert_counts_match_api(pg, base)
+        assert drawn["hotspot_segments"] > 100 and drawn["hotspot_cells"] > 100
+        hot = pg.locator(".leaflet-ew-hotspot_segments-pane path[stroke='#b2182b']")
+        assert hot.count() > 0, "hot 99 % segments drawn in their class colour"
+        for name in ("seizures", "clearings"):  # at this zoom the points hide the hotspots
+            pg.locator(".leaflet-control-layers-overlays label", has_text=get_layer(name).title).locator("input").uncheck()
+        pg.screenshot(path=str(ARTIFACTS / "map-hotspots.png"))
         _assert_clean(log, base)
