@@ -25,16 +25,13 @@ from layers import gpkg_blob
 from layers.catalog import CATALOG, Layer, get_layer
 from layers.errors import LayerError, SchemaError, StoreError
 from layers.store import STORE_CRS, BBox, WriteCounts
+from layers.values import SQL_TYPES, from_sql, to_sql, to_sql_column
 
 logger = logging.getLogger(__name__)
 
 SRS_ID = 4326
 _APPLICATION_ID = 0x47504B47  # "GPKG"
 _USER_VERSION = 10300
-_SQL_TYPES = {
-    "text": "TEXT", "integer": "INTEGER", "real": "REAL", "boolean": "BOOLEAN",
-    "date": "DATE", "datetime": "DATETIME", "json": "TEXT",
-}
 _WKT_4326 = (
     'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
     'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]'
@@ -104,7 +101,7 @@ class GeoPackageStore:
             cols = ["fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"]
             if layer.geometry_type:
                 cols.append(f"geom {layer.geometry_type}")
-            cols += [f"{_quote(f.name)} {_SQL_TYPES[f.type]}" for f in layer.fields]
+            cols += [f"{_quote(f.name)} {SQL_TYPES[f.type]}" for f in layer.fields]
             cols.append(f"UNIQUE ({', '.join(_quote(k) for k in layer.key)})")
             c.execute(f"CREATE TABLE {t} ({', '.join(cols)})")
             data_type = "features" if layer.geometry_type else "attributes"
@@ -120,7 +117,7 @@ class GeoPackageStore:
         for f in layer.fields:
             if f.name not in existing:
                 logger.info("store %s: adding field %s.%s", self.path.name, layer.name, f.name)
-                c.execute(f"ALTER TABLE {t} ADD COLUMN {_quote(f.name)} {_SQL_TYPES[f.type]}")
+                c.execute(f"ALTER TABLE {t} ADD COLUMN {_quote(f.name)} {SQL_TYPES[f.type]}")
 
     def _create_rtree(self, table: str) -> None:
         c = self._conn
@@ -177,7 +174,7 @@ class GeoPackageStore:
         for name, value in (where or {}).items():
             fld = self._field(layer, name)
             if isinstance(value, list | tuple | set | np.ndarray | pd.Series):
-                values = [_to_sql(fld.type, v) for v in value]
+                values = [to_sql(fld.type, v) for v in value]
                 if not values:
                     clauses.append("0")
                     continue
@@ -187,7 +184,7 @@ class GeoPackageStore:
                 clauses.append(f"{_quote(name)} IS NULL")
             else:
                 clauses.append(f"{_quote(name)} = ?")
-                params.append(_to_sql(fld.type, value))
+                params.append(to_sql(fld.type, value))
         if bbox is not None:
             if not layer.geometry_type:
                 raise LayerError(f"layer {layer.name!r} has no geometry to filter by bbox")
@@ -228,7 +225,7 @@ class GeoPackageStore:
         data: dict[str, Any] = {}
         offset = 2 if lyr.geometry_type else 1
         for f, values in zip(fields, cols[offset:], strict=True):
-            data[f.name] = _from_sql(f.type, list(values))
+            data[f.name] = from_sql(f.type, list(values))
         index = pd.Index(list(cols[0]), name="fid", dtype="int64")
         frame = pd.DataFrame(data, index=index, columns=names)
         if not lyr.geometry_type:
@@ -259,7 +256,7 @@ class GeoPackageStore:
                 geo = geo.to_crs(STORE_CRS)
             columns.append(gpkg_blob.encode(_promote(np.asarray(geo.values, dtype=object), lyr), SRS_ID))
         for n in names:
-            columns.append(_to_sql_column(lyr.field(n).type, frame[n]))
+            columns.append(to_sql_column(lyr.field(n).type, frame[n]))
         rows = list(zip(*columns, strict=True)) if columns else []
         return (["geom"] if with_geometry else []) + names, rows
 
@@ -385,52 +382,3 @@ def _promote(geoms: np.ndarray, lyr: Layer) -> np.ndarray:
         geoms = geoms.copy()
         geoms[single] = shapely.multilinestrings(geoms[single][:, None]) if single.any() else geoms[single]
     return geoms
-
-
-def _is_null(value: Any) -> bool:
-    if value is None or value is pd.NaT:
-        return True
-    if isinstance(value, float) and np.isnan(value):
-        return True
-    return value is pd.NA
-
-
-def _to_sql(ftype: str, value: Any) -> Any:
-    if _is_null(value):
-        return None
-    if ftype == "json":
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
-    if ftype == "date":
-        return pd.Timestamp(value).date().isoformat()
-    if ftype == "datetime":
-        ts = pd.Timestamp(value)
-        ts = ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
-        return ts.isoformat(timespec="seconds") + "Z"
-    if ftype == "boolean":
-        return int(bool(value))
-    if ftype == "integer":
-        return int(value)
-    if ftype == "real":
-        return float(value)
-    return str(value)
-
-
-def _to_sql_column(ftype: str, series: pd.Series) -> list[Any]:
-    return [_to_sql(ftype, v) for v in series.tolist()]
-
-
-def _from_sql(ftype: str, values: list[Any]) -> Any:
-    if ftype in ("date", "datetime"):
-        if not values:
-            return pd.array([], dtype="datetime64[ns]")
-        parsed = pd.to_datetime(pd.Series(values, dtype="object"), utc=True, format="ISO8601")
-        return parsed.dt.tz_localize(None).astype("datetime64[ns]").array
-    if ftype == "json":
-        return pd.array([None if v is None else orjson.loads(v) for v in values], dtype=object)
-    if ftype == "boolean":
-        return pd.array([None if v is None else bool(v) for v in values], dtype="boolean")
-    if ftype == "integer":
-        return pd.array(values, dtype="Int64")
-    if ftype == "real":
-        return pd.array([np.nan if v is None else v for v in values], dtype="float64")
-    return pd.array(values, dtype=object)
