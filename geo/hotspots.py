@@ -121,15 +121,19 @@ def hotspot_table(counts: pd.DataFrame, weights: libpysal.weights.W, order: pd.I
     """
     frames = []
     periods = sorted(counts.index.get_level_values("period").unique())
+    matrix, _ = weights.full()
+    np.fill_diagonal(matrix, 1.0)  # Gi*: the location counts in its own neighbourhood
     for period in periods:
         sub = counts.xs(period, level="period").reindex(order).fillna(0)
-        z, p = gi_star(sub["incidents"].to_numpy(), weights)
-        frames.append(sub.assign(period=period, gi_z=np.round(z, 4), gi_p=np.round(p, 5), hot_class=hot_class(z, p)))
+        x = sub["incidents"].to_numpy(dtype=float)
+        z, p = gi_star(x, weights)
+        frames.append(sub.assign(period=period, gi_z=np.round(z, 4), gi_p=np.round(p, 5), hot_class=hot_class(z, p), local=matrix @ x))
     table = pd.concat(frames).rename_axis("location").reset_index()
     labels = {}
     for loc, g in table.sort_values("period").groupby("location", sort=False):
         cls = g["hot_class"].to_numpy()
-        labels[loc] = trend_label([c.startswith("hot") for c in cls], [c.startswith("cold") for c in cls], g["gi_z"].to_numpy())
+        labels[loc] = trend_label([c.startswith("hot") for c in cls], [c.startswith("cold") for c in cls], g["local"].to_numpy())
+    table = table.drop(columns="local")
     table["trend"] = table["location"].map(labels)
     table["latest"] = table["period"] == periods[-1]
     return table

@@ -1,17 +1,21 @@
-"""Emerging-trend labels of a location's hot-spot series (Mann–Kendall on its Gi* z-scores).
+"""Emerging-trend labels of a location's hot-spot series.
 
 Given, for one location and ``n`` periods in time order, whether it was a hot spot (Gi* z > 0 at
-90 % confidence or more) or a cold spot in each period, and its z-scores:
+90 % confidence or more) or a cold spot in each period, and the intensity of its neighbourhood
+(the Gi* numerator: the incidents of the location and its neighbours) — whose trend is tested
+with Mann–Kendall. The intensity, not the z-score, is tested because z is relative to each
+period's mean and spread: a cluster whose incidents stay the same would seem to fade when
+others grow.
 
 ``new``           hot in the final period and in no earlier one.
 ``consecutive``   one uninterrupted run of at least two hot periods that ends with the final
                   period, no hot period before the run, and fewer than 90 % of all periods hot.
-``intensifying``  hot in at least 90 % of the periods, the final one included, and the z-scores
-                  rise over time (Mann–Kendall, p < 0.05).
+``intensifying``  hot in at least 90 % of the periods, the final one included, and the
+                  intensity rises over time (Mann–Kendall, p < 0.05).
 ``persistent``    hot in at least 90 % of the periods, the final one included, with no
-                  significant trend in the z-scores.
-``diminishing``   hot in at least 90 % of the periods, the final one included, and the z-scores
-                  fall over time (Mann–Kendall, p < 0.05).
+                  significant trend in the intensity.
+``diminishing``   hot in at least 90 % of the periods, the final one included, and the
+                  intensity falls over time (Mann–Kendall, p < 0.05).
 ``sporadic``      hot in the final period, on and off before (fewer than 90 % hot, not one
                   final run), and never a cold spot.
 ``oscillating``   hot in the final period, fewer than 90 % hot, and a cold spot in some earlier
@@ -41,7 +45,7 @@ def mann_kendall(z: Sequence[float]) -> tuple[str, float]:
     return str(result.trend), float(result.p)
 
 
-def trend_label(hot: Sequence[bool], cold: Sequence[bool], z: Sequence[float]) -> str:
+def trend_label(hot: Sequence[bool], cold: Sequence[bool], intensity: Sequence[float]) -> str:
     """The emerging-trend label of one location (see the module docstring)."""
     hot_a = np.asarray(hot, dtype=bool)
     cold_a = np.asarray(cold, dtype=bool)
@@ -55,7 +59,7 @@ def trend_label(hot: Sequence[bool], cold: Sequence[bool], z: Sequence[float]) -
     if hot_a[:-1].sum() == 0:
         return "new"
     if share >= MOSTLY:
-        direction, p = mann_kendall(z)
+        direction, p = mann_kendall(intensity)
         if p < TREND_P and direction == "increasing":
             return "intensifying"
         if p < TREND_P and direction == "decreasing":

@@ -4,8 +4,9 @@ The demo's imagery covers one 20 km AOI; the hotspot analysis needs many segment
 This module makes clearing records and seizure rows (all marked synthetic) along every corridor
 segment, quarter by quarter: a low random background everywhere, and clusters of three
 consecutive segments built to be *intensifying*, *persistent*, *diminishing* and *new*
-(:data:`PATTERNS`). Events are placed within 4 km of their segment so that the flag analysis
-sees them as near a corridor.
+(:data:`PATTERNS`), with no background within :data:`QUIET_KM` of them. Events are placed within
+4 km of their segment, across it, so that each is nearest its own segment and the flag analysis
+sees it as near a corridor.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from pyproj import Transformer
 from geo.metric import utm_groups
 from ingest.synthetic.seizures import COLUMNS, TIMBER, WILDLIFE
 
-# events per segment per quarter for each designed pattern, over n quarters (index q of n)
+# Events per segment per quarter for each designed pattern, over n quarters (index q of n).
+# Gi* is relative to each period's mean and spread, so the rising and the falling clusters mirror
+# each other: their sum, and so the period's mean, stays the same, and a persistent cluster's z
+# does not drift because others grow.
 PATTERNS = {
-    "intensifying": lambda q, n: 3 + round(10 * q / max(n - 1, 1)),
-    "persistent": lambda q, n: 7,
-    "diminishing": lambda q, n: 13 - round(9 * q / max(n - 1, 1)),
+    "intensifying": lambda q, n: 5 + round(10 * q / max(n - 1, 1)),
+    "persistent": lambda q, n: 10,
+    "diminishing": lambda q, n: 15 - round(10 * q / max(n - 1, 1)),
     "new": lambda q, n: 12 if q == n - 1 else 0,
 }
 CLUSTER = 3
@@ -43,11 +47,18 @@ def quarters(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
     return out
 
 
-def design_clusters(segments: gpd.GeoDataFrame, rng: np.random.Generator, per_pattern: int = 2, spacing_km: float = 150.0) -> dict[str, str]:
+REGION_CRS = "+proj=aeqd +lat_0=18 +lon_0=102 +datum=WGS84 +units=m"
+QUIET_KM = 40.0  # no background events this close to a designed cluster, so its neighbourhood is its own
+
+
+def design_clusters(
+    segments: gpd.GeoDataFrame, rng: np.random.Generator, per_pattern: int = 2, spacing_km: float = 150.0, exclude: shapely.Geometry | None = None
+) -> dict[str, str]:
     """Segment id -> pattern: ``per_pattern`` clusters of :data:`CLUSTER` consecutive segments per pattern,
-    on different sub-corridors where possible, each at least ``spacing_km`` from every other."""
+    each at least ``spacing_km`` from every other and away from ``exclude`` (EPSG:4326)."""
     seg = segments.sort_values(["sub_corridor", "km_from"]).reset_index(drop=True)
-    mids = seg.geometry.to_crs("+proj=aeqd +lat_0=18 +lon_0=102 +datum=WGS84 +units=m").interpolate(0.5, normalized=True)
+    mids = seg.geometry.to_crs(REGION_CRS).interpolate(0.5, normalized=True)
+    blocked = np.zeros(len(seg), dtype=bool) if exclude is None else seg.geometry.to_crs("EPSG:4326").intersects(exclude).to_numpy()
     chosen: dict[str, str] = {}
     taken: list[shapely.Point] = []
     order = rng.permutation(len(seg))
@@ -57,7 +68,7 @@ def design_clusters(segments: gpd.GeoDataFrame, rng: np.random.Generator, per_pa
             if n == per_pattern:
                 break
             run = seg.iloc[start:start + CLUSTER]
-            if len(run) < CLUSTER or run["sub_corridor"].nunique() != 1:
+            if len(run) < CLUSTER or run["sub_corridor"].nunique() != 1 or blocked[start:start + CLUSTER].any():
                 continue
             centre = mids.iloc[start + 1]
             if any(centre.distance(t) < spacing_km * 1000.0 for t in taken):
@@ -100,7 +111,10 @@ def synthetic_region(
         Segment id -> pattern name for the cluster segments.
     """
     rng = np.random.default_rng([seed, 7])
-    design = design_clusters(segments, rng)
+    design = design_clusters(segments, rng, exclude=exclude)
+    mids = segments.geometry.to_crs(REGION_CRS).interpolate(0.5, normalized=True)
+    designed = mids[segments["segment_id"].isin(design).to_numpy()]
+    quiet = set(segments["segment_id"][mids.distance(shapely.union_all(designed.to_numpy())).to_numpy() < QUIET_KM * 1000.0]) if len(designed) else set()
     periods = quarters(first, last)
     n_q = len(periods)
     clearings: list[dict[str, object]] = []
@@ -113,13 +127,18 @@ def synthetic_region(
             line = shapely.transform(r.geometry, lambda xy, t=to_utm: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
             pattern = design.get(r.segment_id)
             for q, (start, end) in enumerate(periods):
-                n = PATTERNS[pattern](q, n_q) if pattern else int(rng.poisson(BACKGROUND_RATE))
+                background = 0 if r.segment_id in quiet else int(rng.poisson(BACKGROUND_RATE))
+                n = PATTERNS[pattern](q, n_q) if pattern else background
                 if n == 0:
                     continue
-                along = shapely.line_interpolate_point(line, rng.uniform(0, 1, n), normalized=True)
-                angle, radius = rng.uniform(0, 2 * np.pi, n), rng.uniform(300.0, 4_000.0, n)
-                x = shapely.get_x(along) + radius * np.cos(angle)
-                y = shapely.get_y(along) + radius * np.sin(angle)
+                # across the segment, away from its ends, so each event is nearest its own segment
+                (x0, y0), (x1, y1) = shapely.get_coordinates(line)[[0, -1]]
+                length = float(np.hypot(x1 - x0, y1 - y0)) or 1.0
+                nx, ny = -(y1 - y0) / length, (x1 - x0) / length
+                along = shapely.line_interpolate_point(line, rng.uniform(0.15, 0.85, n), normalized=True)
+                offset = rng.uniform(300.0, 4_000.0, n) * rng.choice([-1.0, 1.0], n)
+                x = shapely.get_x(along) + offset * nx
+                y = shapely.get_y(along) + offset * ny
                 lon, lat = to_lonlat.transform(x, y)
                 days = rng.integers(0, (end - start).days + 1, n)
                 is_clearing = rng.random(n) < 0.65
