@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from config.errors import SettingsError
 
@@ -80,6 +80,56 @@ class Settings(BaseModel):
 
     rejects_max_share: float = Field(0.5, ge=0, le=1, description="Share of rejected records above which an ingest run fails.")
 
+    imagery_cache_dir: str = Field("", description="Folder of the imagery cache (fetched COGs); empty means <data_dir>/imagery.")
+    imagery_resolution_m: float = Field(10.0, ge=10, le=60, description="Pixel size of the AOI grid remote imagery is fetched onto, metres.")
+    imagery_max_attempts: int = Field(3, ge=1, le=10, description="Attempts of an imagery request failing with 5xx or a broken connection before the run fails.")
+    imagery_retry_s: float = Field(5.0, ge=0, le=600, description="Wait before the first retry of a failed imagery request, seconds (x3 for each further one).")
+    imagery_max_rate_limited: int = Field(10, ge=1, description="429 Too Many Requests answers tolerated per imagery request before the run fails.")
+    http_timeout_s: float = Field(120.0, gt=0, description="Timeout of one HTTP request to an imagery service, seconds.")
+    sentinelhub_base_url: str = Field("https://services.sentinel-hub.com", description="Sentinel Hub API base URL (Copernicus Data Space: https://sh.dataspace.copernicus.eu).")
+    sentinelhub_token_url: str = Field(
+        "https://services.sentinel-hub.com/auth/realms/main/protocol/openid-connect/token", description="OAuth token URL of that Sentinel Hub deployment."
+    )
+    sentinelhub_client_id: str = Field("", description="Sentinel Hub OAuth client id (from the deployment's dashboard).")
+    sentinelhub_client_secret: SecretStr = Field(SecretStr(""), description="Sentinel Hub OAuth client secret; never logged or shown.")
+    sentinelhub_max_px: int = Field(2500, ge=16, le=2500, description="Largest tile side asked of the Process API, pixels; larger AOIs are split and mosaicked.")
+    sentinelhub_threads: int = Field(2, ge=1, le=16, description="Process API tiles downloaded at once.")
+    stac_url: str = Field("https://earth-search.aws.element84.com/v1", description="Root URL of the STAC API searched by the `stac` provider.")
+    stac_collection: str = Field("sentinel-2-l2a", description="STAC collection holding Sentinel-2 L2A items.")
+    stac_asset_schemes: tuple[Literal["http", "https"], ...] = Field(("https",), description="URL schemes STAC asset URLs may use.")
+    stac_asset_hosts: tuple[str, ...] = Field(
+        ("sentinel-cogs.s3.us-west-2.amazonaws.com",),
+        description="Hosts STAC asset URLs may point to (host, host:port or *.domain); any other URL is refused.",
+    )
+
+    # change detection, continued (see config/defaults.toml for how the defaults were tuned)
+    swir_index: Literal["nbr", "ndmi"] = Field("nbr", description="SWIR index of the change test: nbr (B08, B12) or ndmi (B08, B11); nbr_drop is its drop.")
+    season_observations: int = Field(5, ge=1, le=100, description="Valid baseline observations nearest in day of year whose median is a date's seasonal reference.")
+    baseline_low_quantile: float = Field(0.1, ge=0, le=0.5, description="Quantile of a pixel's baseline NDVI that marks its own low range (leaf-off, harvests).")
+    low_range_margin: float = Field(0.05, ge=-1, lt=1, description="A drop must also reach this far below the baseline's low quantile, NDVI units.")
+    nir_rise_max: float = Field(0.1, ge=0, description="Monitoring observations brighter in NIR than the baseline median by more than this share are skipped as haze or thin cloud.")
+    cloud_dilation_px: int = Field(1, ge=0, le=10, description="Pixels by which SCL cloud, cirrus and shadow masks are grown.")
+    forest_cover_path: str = Field("", description="Optional tree-cover raster (percent, e.g. Hansen treecover2000); empty: forest is baseline NDVI >= forest_ndvi_min.")
+    forest_cover_min: float = Field(30.0, ge=0, le=100, description="Tree cover, percent, from which a pixel of forest_cover_path counts as forest.")
+    observation_gap_min_days: int = Field(30, ge=1, description="Areas without a valid observation for this many days up to the end of monitoring become observation gaps.")
+    scheduler: str = Field("", description="Dask scheduler address (tcp://host:port) for detection; empty runs on local threads.")
+    detect_threads: int = Field(0, ge=0, description="Local threads for detection windows; 0 uses one per core.")
+    window_memory_mb: int = Field(256, ge=16, description="Most memory one detection window's input stack may take, MB; windows shrink to fit.")
+
+    # boundary and seizure ingest: limits on what one file may hold, and where the region is
+    ingest_max_file_mb: float = Field(500.0, gt=0, description="Largest input file (or unpacked archive) an ingest reads, MB.")
+    ingest_max_vertices: int = Field(50_000, ge=4, description="Most vertices one boundary feature may have; a larger feature is rejected.")
+    ingest_max_json_depth: int = Field(64, ge=8, le=10_000, description="Deepest nesting of arrays and objects a GeoJSON (or XML element nesting a KML) file may have.")
+    ingest_max_field_chars: int = Field(10_000, ge=16, description="Longest text value of one field an ingest accepts, characters.")
+    region_bbox: tuple[float, float, float, float] = Field(
+        (92.0, 5.0, 112.0, 30.0),
+        description="Lon/lat box W,S,E,N of the region; features and seizures wholly outside it are rejected (wrong CRS or swapped lat/lon).",
+    )
+    boundary_coverage: dict[str, list[str]] = Field(
+        {}, description="Countries where a boundary source (by its source name) is complete; overrides the mapping's [coverage] (JSON in the environment)."
+    )
+    species_file: str = Field("", description="Species list (TOML) that seizure species are checked against; empty uses the bundled config/species.toml.")
+
     @field_validator("invalid_scl_classes")
     @classmethod
     def _scl_codes(cls, value: tuple[int, ...]) -> tuple[int, ...]:
@@ -87,6 +137,14 @@ class Settings(BaseModel):
         if bad:
             raise ValueError(f"SCL codes are 0..11, got {bad}")
         return tuple(sorted(set(value)))
+
+    @field_validator("region_bbox")
+    @classmethod
+    def _bbox(cls, value: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        w, s, e, n = value
+        if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+            raise ValueError("expected W,S,E,N in degrees with W < E and S < N")
+        return value
 
     @property
     def store_url(self) -> str:

@@ -1,22 +1,29 @@
-"""``ecowatch ingest boundaries KIND FILE``: boundary files into the store's reference layers."""
+"""``ecowatch ingest boundaries KIND FILE``: boundary files into the store's reference layers.
+
+Formats: see :mod:`ingest.readers.vector`. Per feature, in this order: what the reader refused,
+the field mapping (with text checks), the geometry checks in the file's CRS
+(:func:`ingest.geometry.check_geometry`), reprojection to EPSG:4326, antimeridian splits, the
+placement checks (wrong CRS, swapped lat/lon, outside the region), an empty or repeated key. A
+key repeated with the same values is reported as a repeat, with other values as a conflict; the
+first feature wins. Everything lands in one transaction, or nothing does.
+"""
 
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-import pyogrio
 import shapely
-from pyproj import CRS
-from pyproj.exceptions import CRSError
 
 from config import Settings
 from ingest.errors import RecordError, SourceError, TooManyRejectsError
-from ingest.geometry import check_geometry
+from ingest.geometry import check_geometry, placement_problem, split_antimeridian
+from ingest.limits import Limits
 from ingest.mapping import FieldMapping
+from ingest.readers.vector import read_features
 from ingest.runs import Run, recorded_run
 from layers.catalog import get_layer
 from layers.store import STORE_CRS, Store
@@ -31,47 +38,15 @@ KINDS = {
     "border-crossings": "border_crossings",
     "countries": "countries",
 }
-FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}
 EQUAL_AREA_CRS = "EPSG:6933"  # WGS 84 / NSIDC EASE-Grid 2.0 Global, equal-area
 
 
-def read_boundary_file(path: Path, crs: str | None = None) -> gpd.GeoDataFrame:
-    """Read a GeoJSON or GeoPackage boundary file in its own CRS (or ``crs`` when it has none).
+def read_boundary_file(path: Path, crs: str | None = None, *, limits: Limits | None = None, layer: str | None = None, encoding: str | None = None) -> gpd.GeoDataFrame:
+    """The features of a boundary file that its reader could read, in the file's CRS (or ``crs``).
 
-    Raises
-    ------
-    SourceError
-        When the file is missing, of an unsupported format, unreadable, has several layers,
-        or has no CRS and none was given.
+    Raises ``SourceError`` when the file cannot be used (see :func:`ingest.readers.vector.read_features`).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise SourceError(str(path), "no such file")
-    driver = FORMATS.get(path.suffix.lower())
-    if driver is None:
-        raise SourceError(str(path), f"unsupported format {path.suffix!r}; this version reads {', '.join(sorted(FORMATS))}")
-    try:
-        layers = pyogrio.list_layers(path)
-        if len(layers) > 1:
-            names = ", ".join(str(n) for n in layers[:, 0])
-            raise SourceError(str(path), f"holds {len(layers)} layers ({names}); give a file with one layer")
-        with warnings.catch_warnings():
-            # GDAL notes on legacy members are not errors of the data
-            warnings.simplefilter("ignore", RuntimeWarning)
-            frame = pyogrio.read_dataframe(path, driver=driver)
-    except pyogrio.errors.DataSourceError as err:
-        raise SourceError(str(path), f"cannot be read as {driver}: {err}") from err
-    if crs:
-        try:
-            given = CRS.from_user_input(crs)
-        except CRSError as err:
-            raise SourceError(str(path), f"--crs {crs!r} is not a CRS: {err}") from err
-        if frame.crs is not None and not frame.crs.equals(given):
-            logger.warning("%s: file CRS %s overridden by --crs %s", path.name, frame.crs.to_string(), crs)
-        frame = frame.set_crs(given, allow_override=True)
-    if frame.crs is None:
-        raise SourceError(str(path), "has no CRS; give it with --crs EPSG:NNNN")
-    return frame
+    return read_features(Path(path), limits=limits or Limits(), crs=crs, layer=layer, encoding=encoding).frame
 
 
 def _equal_area_ha(geoms: gpd.GeoSeries) -> pd.Series:
@@ -82,7 +57,7 @@ def _coverage(store: Store, countries: tuple[str, ...], source: str) -> shapely.
     frame = store.read("countries", where={"name": list(countries)})
     missing = sorted(set(countries) - set(frame["name"]))
     if missing:
-        raise SourceError(source, f"mapping's coverage names {missing}, not in the countries layer; ingest countries first")
+        raise SourceError(source, f"coverage names {missing}, not in the countries layer; ingest countries first (or fix the name)")
     return shapely.union_all(frame.geometry.values)
 
 
@@ -95,9 +70,11 @@ def ingest_boundaries(
     mapping: FieldMapping | None = None,
     crs: str | None = None,
     strict: bool = False,
+    layer_name: str | None = None,
 ) -> Run:
     """Load a boundary file into the layer for ``kind``; one transaction, re-runs change nothing.
 
+    ``layer_name`` chooses one layer of a file (or one dataset of an archive) that holds several.
     Returns the finished :class:`Run`. Raises ``SourceError`` when the file cannot be used and
     ``TooManyRejectsError`` when too many features are bad (or any, with ``strict``); the store is then
     unchanged.
@@ -107,69 +84,111 @@ def ingest_boundaries(
     layer = get_layer(KINDS[kind])
     assert layer.geometry_type is not None
     mapping = mapping or FieldMapping()
+    limits = Limits.from_settings(settings)
     path = Path(path)
     with recorded_run(store, f"ingest boundaries {kind} {path.name}") as run:
-        frame = read_boundary_file(path, crs)
-        run.read = len(frame)
+        table = read_features(path, limits=limits, crs=crs, layer=layer_name, encoding=mapping.encoding)
+        frame, name = table.frame, table.name
+        run.read = table.read
+        for raw in table.rejects:
+            run.reject(RecordError(name, raw.feature, raw.field, raw.value, raw.reason, unit="feature"), raw.record)
         source = mapping.source or path.name
-        mapped, errors = mapping.apply(frame, layer, path.name)
+        mapped = mapping.apply_checked(frame, layer, name, max_chars=limits.max_field_chars, unit="feature")
         originals = frame.drop(columns="geometry").to_dict("index")
-        for err in errors:
+        for err in mapped.errors:
             run.reject(err, originals.get(err.row))
-        geoms = []
-        keep = []
-        for idx in mapped.index:
-            checked = check_geometry(frame.geometry.loc[idx], layer.geometry_type)
+        repaired: set[Any] = set()
+        for note in {(n.row, n.field, n.reason): n for n in mapped.notes}.values():
+            logger.warning("%s", note)
+            if note.reason.startswith("repaired:"):
+                repaired.add(note.row)
+        has_z = [i for i in mapped.frame.index if frame.geometry.loc[i] is not None and shapely.has_z(frame.geometry.loc[i])]
+        if has_z:
+            logger.warning("%s: %d feature(s) have Z coordinates (feature %s first); dropped, every layer is 2-D", name, len(has_z), has_z[0])
+        keep, geoms = [], []
+        for idx in mapped.frame.index:
+            checked = check_geometry(frame.geometry.loc[idx], layer.geometry_type, max_vertices=limits.max_vertices)
             if checked.geometry is None:
-                run.reject(RecordError(path.name, idx, "geometry", None, checked.reason), originals.get(idx))
+                run.reject(RecordError(name, idx, "geometry", None, checked.reason, unit="feature"), originals.get(idx))
                 continue
             if checked.repaired:
-                run.repaired += 1
-                logger.warning("%s feature %s: %s", path.name, idx, checked.reason)
+                repaired.add(idx)
+                logger.warning("%s feature %s: %s", name, idx, checked.reason)
             keep.append(idx)
             geoms.append(checked.geometry)
-        out = gpd.GeoDataFrame(mapped.loc[keep], geometry=geoms, crs=frame.crs).to_crs(STORE_CRS)
-        out = _reject_out_of_range(out, run, path.name, originals)
+        out = gpd.GeoDataFrame(mapped.frame.loc[keep], geometry=geoms, crs=frame.crs).to_crs(STORE_CRS)
+        out = _placed(out, run, name, originals, settings.region_bbox, repaired)
         if "source" in layer.field_names:
             out["source"] = source
         if "area_ha" in layer.field_names:
             out["area_ha"] = _equal_area_ha(out.geometry).round(2)
         for key in layer.key:
-            if key not in out.columns:
+            if key not in out.columns and len(out):
                 raise SourceError(str(path), f"no value for key field {key!r}; map it with --map {key}=COLUMN")
-        blank_key = out[list(layer.key)].isna().any(axis=1)
-        for idx in out.index[blank_key]:
-            run.reject(RecordError(path.name, idx, ",".join(layer.key), None, "empty key field"), originals.get(idx))
-        out = out[~blank_key]
-        dup = out.duplicated(subset=list(layer.key), keep="first")
-        first_of = {tuple(k): i for i, k in zip(out.index[~dup], out.loc[~dup, list(layer.key)].itertuples(index=False), strict=True)}
-        for idx in out.index[dup]:
-            dup_key = tuple(out.loc[idx, list(layer.key)])
-            run.reject(
-                RecordError(path.name, idx, ",".join(layer.key), " / ".join(map(str, dup_key)), f"same key as feature {first_of[dup_key]}"),
-                originals.get(idx),
-            )
-        out = out[~dup]
+            if key not in out.columns:  # nothing left to write: every feature was rejected
+                out[key] = pd.Series(dtype=object)
+        out = _unique_keys(out, list(layer.key), run, name, originals)
+        run.repaired = len(repaired & set(out.index))
         if strict and run.rejected:
-            raise TooManyRejectsError(f"{run.rejected} feature(s) rejected and --strict given; nothing was written")
+            raise TooManyRejectsError(f"{run.rejected} feature(s) rejected and --strict given; nothing was written. See {run.rejects_path}")
         run.check_rejects(settings.rejects_max_share)
+        countries = tuple(settings.boundary_coverage.get(source, mapping.coverage_countries))
         with store.transaction():
             counts = store.upsert(layer.name, out)
-            if mapping.coverage_countries:
-                cover = _coverage(store, mapping.coverage_countries, str(path))
+            if countries:
+                cover = _coverage(store, countries, str(path))
                 store.upsert("coverage", gpd.GeoDataFrame({"kind": [layer.name], "source": [source]}, geometry=[cover], crs=STORE_CRS))
         run.written = counts.written
         run.message = f"{layer.name}: {counts.inserted} new, {counts.updated} updated, {counts.unchanged} unchanged; " + run.summary()
     return run
 
 
-def _reject_out_of_range(out: gpd.GeoDataFrame, run: Run, source: str, originals: dict) -> gpd.GeoDataFrame:
-    """Features whose lon/lat fall outside -180..180 / -90..90 (a projected file with a wrong CRS)."""
-    b = out.geometry.bounds
-    bad = (b.minx < -180) | (b.maxx > 180) | (b.miny < -90) | (b.maxy > 90)
-    for idx in out.index[bad]:
-        run.reject(
-            RecordError(source, idx, "geometry", None, "coordinates outside lon -180..180 / lat -90..90 after reprojection; is the CRS right? (--crs)"),
-            originals.get(idx),
-        )
-    return out[~bad]
+def _placed(out: gpd.GeoDataFrame, run: Run, name: str, originals: dict[Any, Any], region: tuple[float, float, float, float], repaired: set[Any]) -> gpd.GeoDataFrame:
+    """Split antimeridian crossings (a repair); reject features whose place betrays a wrong CRS."""
+    keep = []
+    geoms = []
+    for idx, geom in zip(out.index, out.geometry.values, strict=True):
+        geom, parts = split_antimeridian(geom)
+        if parts:
+            repaired.add(idx)
+            logger.warning("%s feature %s: crosses the antimeridian; split at 180° into %d parts", name, idx, parts)
+        problem = placement_problem(geom, region)
+        if problem:
+            run.reject(RecordError(name, idx, "geometry", None, problem, unit="feature"), originals.get(idx))
+            continue
+        keep.append(idx)
+        geoms.append(geom)
+    return gpd.GeoDataFrame(out.drop(columns="geometry").loc[keep], geometry=geoms, crs=STORE_CRS)
+
+
+def _unique_keys(out: gpd.GeoDataFrame, key: list[str], run: Run, name: str, originals: dict[Any, Any]) -> gpd.GeoDataFrame:
+    """Reject features with an empty key, and every later feature with the key of an earlier one."""
+    blank = out[key].isna().any(axis=1) | out[key].astype(str).apply(lambda c: c.str.strip() == "").any(axis=1)
+    for idx in out.index[blank]:
+        run.reject(RecordError(name, idx, ",".join(key), None, "empty key field", unit="feature"), originals.get(idx))
+    out = out[~blank]
+    first: dict[tuple[Any, ...], Any] = {}
+    drop = []
+    fields = [c for c in out.columns if c not in key]
+    for idx, values in zip(out.index, out[key].itertuples(index=False), strict=True):
+        k = tuple(values)
+        if k not in first:
+            first[k] = idx
+            continue
+        drop.append(idx)
+        other = first[k]
+        differs = [f for f in fields if not _same(out.at[idx, f], out.at[other, f])]
+        reason = f"same key as feature {other}" + (f", with other values ({', '.join(differs[:4])})" if differs else " (a repeat)")
+        run.reject(RecordError(name, idx, ",".join(key), " / ".join(map(str, k)), reason, unit="feature"), originals.get(idx))
+    return out.drop(index=drop)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, shapely.Geometry) and isinstance(b, shapely.Geometry):
+        return bool(shapely.equals_exact(a, b, tolerance=1e-9))
+    a_blank, b_blank = _is_blank(a), _is_blank(b)
+    return a_blank == b_blank and (a_blank or bool(a == b))
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)

@@ -90,65 +90,102 @@ def ingest() -> None:
 @ingest.command("boundaries")
 @click.argument("kind", type=click.Choice(["aoi", "concessions", "protected-areas", "corridors", "border-crossings", "countries"]))
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--crs", help="CRS of a file that has none, e.g. EPSG:32648.")
+@click.option("--crs", help="CRS of a file that has none (e.g. a Shapefile without .prj), e.g. EPSG:32648.")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Field mapping file (TOML).")
 @click.option("--map", "pairs", multiple=True, metavar="FIELD=COLUMN", help="Map a layer field to a column (repeatable).")
+@click.option("--sheet", metavar="NAME", help="Layer to read from a file (or dataset from a zip) that holds several.")
 @click.option("--strict", is_flag=True, help="Fail the run if any feature is rejected.")
 @store_option
 @click.pass_context
-def ingest_boundaries_cmd(ctx: click.Context, kind: str, file: Path, crs: str | None, mapping: Path | None, pairs: tuple[str, ...], strict: bool, store: str | None) -> None:
-    """Load a boundary FILE (GeoJSON or GeoPackage) as KIND."""
+def ingest_boundaries_cmd(
+    ctx: click.Context, kind: str, file: Path, crs: str | None, mapping: Path | None, pairs: tuple[str, ...], sheet: str | None, strict: bool, store: str | None
+) -> None:
+    """Load a boundary FILE as KIND: GeoJSON, Shapefile (.shp or zipped), GeoPackage, KML/KMZ or FlatGeobuf."""
     from ingest.boundaries import ingest_boundaries
     from ingest.mapping import FieldMapping
 
     try:
         fm = (FieldMapping.from_file(mapping) if mapping else FieldMapping()).with_overrides(pairs)
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="--map") from err
     except EcowatchError as err:
         raise JobFailed(str(err)) from err
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--map") from err
     st = _store(ctx, store)
-    _run(lambda: ingest_boundaries(st, _settings(ctx), kind, file, mapping=fm, crs=crs, strict=strict))
+    _run(lambda: ingest_boundaries(st, _settings(ctx), kind, file, mapping=fm, crs=crs, strict=strict, layer_name=sheet))
 
 
 @ingest.command("seizures")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Mapping file (e.g. a date format).")
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Mapping file (TOML): columns, date format, value tables, encoding.")
+@click.option("--map", "pairs", multiple=True, metavar="FIELD=COLUMN", help="Map a schema field to a column (repeatable).")
+@click.option("--sheet", metavar="NAME", help="Sheet of an XLSX workbook that holds several.")
 @click.option("--strict", is_flag=True, help="Fail the run if any row is rejected.")
 @store_option
 @click.pass_context
-def ingest_seizures_cmd(ctx: click.Context, file: Path, mapping: Path | None, strict: bool, store: str | None) -> None:
-    """Load timber and wildlife seizure records from a CSV FILE."""
+def ingest_seizures_cmd(ctx: click.Context, file: Path, mapping: Path | None, pairs: tuple[str, ...], sheet: str | None, strict: bool, store: str | None) -> None:
+    """Load timber and wildlife seizure records from a CSV, XLSX or GeoJSON FILE (schema: README, "Seizure records")."""
     from ingest.mapping import FieldMapping
     from ingest.seizures import ingest_seizures
 
     try:
-        fm = FieldMapping.from_file(mapping) if mapping else None
+        fm = (FieldMapping.from_file(mapping) if mapping else FieldMapping()).with_overrides(pairs)
     except EcowatchError as err:
         raise JobFailed(str(err)) from err
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--map") from err
     st = _store(ctx, store)
-    _run(lambda: ingest_seizures(st, _settings(ctx), file, mapping=fm, strict=strict))
+    _run(lambda: ingest_seizures(st, _settings(ctx), file, mapping=fm, strict=strict, sheet=sheet))
 
 
 @ingest.command("imagery")
-@click.option("--provider", type=click.Choice(["local"]), required=True, help="Where the scenes come from.")
+@click.option("--provider", type=click.Choice(["sentinelhub", "stac", "local"]), required=True,
+              help="Sentinel Hub (or Copernicus Data Space) account, a public STAC API, or GeoTIFFs in --path.")
 @click.option("--path", "path", type=click.Path(path_type=Path), help="Folder of GeoTIFFs (local provider).")
 @click.option("--aoi", required=True, help="AOI name (from the aoi layer).")
 @click.option("--from", "date_from", required=True, callback=_date, help="First date, YYYY-MM-DD.")
 @click.option("--to", "date_to", required=True, callback=_date, help="Last date, YYYY-MM-DD.")
 @click.option("--max-cloud", type=click.FloatRange(0, 100), default=100.0, show_default=True, help="Skip scenes cloudier than this over the AOI, %.")
+@click.option("--refresh", is_flag=True, help="Fetch again what the imagery cache already holds.")
 @store_option
 @click.pass_context
-def ingest_imagery_cmd(ctx: click.Context, provider: str, path: Path | None, aoi: str, date_from: dt.date, date_to: dt.date, max_cloud: float, store: str | None) -> None:
-    """Register Sentinel-2 L2A acquisitions over an AOI and period."""
+def ingest_imagery_cmd(
+    ctx: click.Context, provider: str, path: Path | None, aoi: str, date_from: dt.date, date_to: dt.date, max_cloud: float, refresh: bool, store: str | None
+) -> None:
+    """Fetch Sentinel-2 L2A acquisitions over an AOI and period onto the AOI's grid and register them.
+
+    Remote scenes are kept as COGs in the imagery cache: a second run downloads nothing.
+    """
+    from contextlib import ExitStack
+
     from ingest.imagery.job import ingest_imagery
 
     if provider == "local" and path is None:
         raise click.UsageError("--provider local needs --path DIR")
+    if provider != "local" and path is not None:
+        raise click.UsageError(f"--path is for --provider local; --provider {provider} fetches into the imagery cache")
     if date_to < date_from:
         raise click.BadParameter("--to is before --from", param_hint="--to")
     st = _store(ctx, store)
-    _run(lambda: ingest_imagery(st, _settings(ctx), provider=provider, path=path, aoi=aoi, date_from=date_from, date_to=date_to, max_cloud=max_cloud))
+    with ExitStack() as stack:
+        bars: list[Any] = []
+
+        def progress(done: int, total: int, what: str) -> None:
+            """A bar on a terminal, a log line per acquisition otherwise; the bar closes before the summary."""
+            if not sys.stderr.isatty():
+                logger.info("%d/%d %s", done, total, what)
+                return
+            if not bars:
+                bars.append(stack.enter_context(click.progressbar(
+                    length=total, label=f"{provider} {aoi}", file=sys.stderr, show_pos=True, item_show_func=lambda item: item,
+                )))
+            bars[0].update(1, what)
+            if done == total:
+                stack.close()
+
+        _run(lambda: ingest_imagery(
+            st, _settings(ctx), provider=provider, path=path, aoi=aoi, date_from=date_from, date_to=date_to,
+            max_cloud=max_cloud, refresh=refresh, progress=progress,
+        ))
 
 
 def _period(ctx: click.Context, param: click.Parameter, value: str) -> Any:

@@ -22,17 +22,35 @@ class SourceError(IngestError, OSError):
 
 
 class RecordError(IngestError, ValueError):
-    """One record (row or feature) is bad; it is rejected and the run goes on."""
+    """One record (row or feature) is bad; it is rejected and the run goes on.
 
-    def __init__(self, source: str, row: int | str, field: str, value: object, reason: str) -> None:
+    ``unit`` says what ``row`` counts: ``"row"`` (a line of a CSV file, a row of a sheet) or
+    ``"feature"`` (a feature of a vector file).
+    """
+
+    def __init__(self, source: str, row: int | str, field: str, value: object, reason: str, *, unit: str = "row") -> None:
         self.source = source
         self.row = row
         self.field = field
         self.value = value
         self.reason = reason
-        where = f"{source} row {row}" + (f", field '{field}'" if field else "")
+        self.unit = unit
+        where = f"{source} {unit} {row}" + (f", field '{field}'" if field else "")
         shown = "" if value is None or value == "" else f" = {str(value)[:80]!r}"
         super().__init__(f"{where}{shown}: {reason}")
+
+
+class LimitError(SourceError):
+    """A file passes one of the configured limits (size, nesting depth); the message names the setting."""
+
+
+class ArchiveError(SourceError):
+    """An archive (zip, KMZ) holds something ecowatch refuses to unpack: absolute or ``..`` paths,
+    links, nested archives, or more than the size limit."""
+
+
+class TextEncodingError(SourceError):
+    """A file's text is not UTF-8 and no encoding is declared (``.cpg``, XML declaration, mapping)."""
 
 
 class TooManyRejectsError(IngestError):

@@ -1,9 +1,11 @@
 """Field mappings: how a source's columns become a layer's fields.
 
-A mapping file (TOML) has an optional ``source`` name, a ``[fields]`` table and an optional
+A mapping file (TOML) has an optional ``source`` name, an optional ``encoding`` (of a file
+whose text is not UTF-8 and does not say so itself), a ``[fields]`` table and an optional
 ``[coverage]`` table::
 
     source = "Open Development Cambodia ELC 2014"
+    encoding = "cp1252"                                # only for undeclared non-UTF-8 text
     [fields]
     holder = "name"                                    # copy a column
     country = { value = "Cambodia" }                   # a constant
@@ -17,7 +19,10 @@ A mapping file (TOML) has an optional ``source`` name, a ``[fields]`` table and 
     [coverage]
     countries = ["Cambodia"]                           # where the source is complete
 
-A layer field that the mapping leaves out is copied from a column of the same name, if any.
+A layer field that the mapping leaves out is copied from a column of the same name, if any
+(ignoring case when only that matches, e.g. KML's ``Name``).
+Dates without a declared ``format`` are read in the common formats of :mod:`ingest.dates`
+(ambiguous day/month values are rejected). Every text value passes :mod:`ingest.text`'s checks.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from typing import Any
 
 import pandas as pd
 
+from ingest.dates import parse_date
 from ingest.errors import RecordError, SourceError
+from ingest.text import MARKUP_NOTE, check_text
 from layers.catalog import Layer
 
 logger = logging.getLogger(__name__)
@@ -70,6 +77,7 @@ class FieldMapping:
     rules: dict[str, FieldRule] = field(default_factory=dict)
     source: str | None = None
     coverage_countries: tuple[str, ...] = ()
+    encoding: str | None = None
 
     @classmethod
     def from_file(cls, path: Path) -> FieldMapping:
@@ -78,6 +86,9 @@ class FieldMapping:
             doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
             raise SourceError(str(path), f"cannot read the mapping: {err}") from err
+        unknown_top = set(doc) - {"source", "encoding", "fields", "coverage"}
+        if unknown_top:
+            raise SourceError(str(path), f"unknown key(s) {sorted(unknown_top)}; a mapping has source, encoding, [fields] and [coverage]")
         rules: dict[str, FieldRule] = {}
         for target, spec in doc.get("fields", {}).items():
             if isinstance(spec, str):
@@ -95,7 +106,10 @@ class FieldMapping:
             else:
                 raise SourceError(str(path), f"field {target!r}: expected a column name or a table, got {spec!r}")
         coverage = doc.get("coverage", {})
-        return cls(rules, doc.get("source"), tuple(coverage.get("countries", ())))
+        encoding = doc.get("encoding")
+        if encoding is not None and not isinstance(encoding, str):
+            raise SourceError(str(path), f"encoding must be a name such as 'cp1252', not {encoding!r}")
+        return cls(rules, doc.get("source"), tuple(coverage.get("countries", ())), encoding)
 
     def with_overrides(self, pairs: Iterable[str]) -> FieldMapping:
         """This mapping with ``FIELD=COLUMN`` pairs (from ``--map``) taking precedence."""
@@ -123,27 +137,66 @@ class FieldMapping:
 
         Returns the mapped rows (index kept) and one :class:`RecordError` per rejected row.
         """
+        mapped = self.apply_checked(frame, layer, source)
+        return mapped.frame, mapped.errors
+
+    def apply_checked(self, frame: pd.DataFrame, layer: Layer, source: str, *, max_chars: int = 10_000, unit: str = "row") -> Mapped:
+        """:meth:`apply`, also checking each text value (:mod:`ingest.text`) and keeping the notes
+        (repairs and warnings) on the rows that landed."""
         self.check(layer, frame.columns, source)
         rules = dict(self.rules)
+        by_lower = {str(c).lower(): str(c) for c in frame.columns}
         for name in layer.field_names:
             if name not in rules and name in frame.columns:
                 rules[name] = FieldRule(name, column=name)
+            elif name not in rules and name in by_lower:  # e.g. KML's "Name" for the field name
+                rules[name] = FieldRule(name, column=by_lower[name])
         out: dict[str, list[Any]] = {name: [] for name in rules}
         keep: list[Any] = []
         errors: list[RecordError] = []
+        notes: list[RecordError] = []
         records = frame.drop(columns=[c for c in ("geometry",) if c in frame.columns]).to_dict("records")
         for idx, rec in zip(frame.index, records, strict=True):
             row: dict[str, Any] = {}
+            row_notes: list[RecordError] = []
             try:
                 for name, rule in rules.items():
-                    row[name] = _apply_rule(rule, rec, layer.field(name).type, source, idx)
+                    value = _apply_rule(rule, rec, layer.field(name).type, source, idx, unit)
+                    if isinstance(value, str):
+                        value = _checked_text(value, rule, source, idx, unit, max_chars, row_notes)
+                    row[name] = value
             except RecordError as err:
                 errors.append(err)
                 continue
             keep.append(idx)
+            notes += row_notes
             for name in rules:
                 out[name].append(row[name])
-        return pd.DataFrame(out, index=pd.Index(keep, name=frame.index.name)), errors
+        return Mapped(pd.DataFrame(out, index=pd.Index(keep, name=frame.index.name)), errors, notes)
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """Rows mapped to a layer's fields; the rejected ones; notes (repairs, warnings) on the kept ones.
+
+    A note's ``reason`` starts with ``repaired:`` when the value was changed.
+    """
+
+    frame: pd.DataFrame
+    errors: list[RecordError]
+    notes: list[RecordError]
+
+
+def _checked_text(value: str, rule: FieldRule, source: str, row: Any, unit: str, max_chars: int, notes: list[RecordError]) -> str:
+    checked = check_text(value, max_chars)
+    column = rule.column or rule.target
+    if checked.reject:
+        raise RecordError(source, row, column, value, checked.reject, unit=unit)
+    if checked.repaired:
+        notes.append(RecordError(source, row, column, value, "repaired: " + checked.repaired, unit=unit))
+    if checked.markup:
+        notes.append(RecordError(source, row, column, value, MARKUP_NOTE, unit=unit))
+    return checked.value or ""
 
 
 def _blank(value: Any) -> bool:
@@ -152,7 +205,7 @@ def _blank(value: Any) -> bool:
     )
 
 
-def _apply_rule(rule: FieldRule, rec: Mapping[str, Any], ftype: str, source: str, row: Any) -> Any:
+def _apply_rule(rule: FieldRule, rec: Mapping[str, Any], ftype: str, source: str, row: Any, unit: str = "row") -> Any:
     if rule.column is None:
         return rule.value
     if rule.columns:
@@ -168,7 +221,7 @@ def _apply_rule(rule: FieldRule, rec: Mapping[str, Any], ftype: str, source: str
     if rule.values is not None:
         key = str(raw).strip()
         if key not in rule.values:
-            raise RecordError(source, row, rule.column, raw, f"not one of the mapped values {sorted(rule.values)}")
+            raise RecordError(source, row, rule.column, raw, f"not one of the mapped values {sorted(rule.values)}", unit=unit)
         raw = rule.values[key]
     try:
         value = convert_value(raw, ftype, rule.format)
@@ -176,7 +229,7 @@ def _apply_rule(rule: FieldRule, rec: Mapping[str, Any], ftype: str, source: str
         if rule.on_error == "null":
             logger.warning("%s row %s, field %r = %r: %s; left empty (on_error = null)", source, row, rule.column, raw, err)
             return None
-        raise RecordError(source, row, rule.column, raw, str(err)) from err
+        raise RecordError(source, row, rule.column, raw, str(err), unit=unit) from err
     if rule.add_years is not None:
         years: Any = rec.get(rule.add_years)
         if _blank(years):
@@ -187,26 +240,14 @@ def _apply_rule(rule: FieldRule, rec: Mapping[str, Any], ftype: str, source: str
                 raise ValueError
             value = _add_years(value, int(n))
         except (TypeError, ValueError, OverflowError) as err:
-            raise RecordError(source, row, rule.add_years, years, "not a whole number of years between 0 and 200") from err
+            raise RecordError(source, row, rule.add_years, years, "not a whole number of years between 0 and 200", unit=unit) from err
     return value
 
 
 def convert_value(raw: Any, ftype: str, fmt: str | None) -> Any:
+    """``raw`` as a value of a field of type ``ftype``; ``ValueError`` (or ``TypeError``) says why not."""
     if ftype == "date":
-        if isinstance(raw, dt.datetime | pd.Timestamp):
-            return raw.date()
-        if isinstance(raw, dt.date):
-            return raw
-        text = str(raw).strip()
-        if fmt:
-            try:
-                return dt.datetime.strptime(text, fmt).date()
-            except ValueError:
-                raise ValueError(f"not a date in the format {fmt!r}") from None
-        try:
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            raise ValueError("not an ISO date (YYYY-MM-DD); declare its format in the mapping") from None
+        return parse_date(raw, fmt)
     if ftype == "real":
         value = float(raw)
         if not math.isfinite(value):

@@ -10,7 +10,7 @@ import csv
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +20,25 @@ import orjson
 import pandas as pd
 
 from ingest.errors import RecordError, TooManyRejectsError
+from ingest.text import FORMULA
 from layers.store import Store
 
 logger = logging.getLogger(__name__)
 
 REJECT_COLUMNS = ("source", "row", "field", "value", "reason", "record")
+MAX_VALUE_CHARS = 1_000
+
+
+def _cell(value: Any) -> str:
+    """A rejected value as the rejects file shows it: cut at 1 000 characters, and a value that a
+    spreadsheet would run as a formula prefixed with ``'`` (the ``record`` column keeps it as it was)."""
+    if value is None:
+        return ""
+    text = str(value)
+    if len(text) > MAX_VALUE_CHARS:
+        text = text[:MAX_VALUE_CHARS] + f"… ({len(text):,} characters)"
+    return "'" + text if FORMULA.match(text) else text
+
 
 
 @dataclass
@@ -50,7 +64,7 @@ class Run:
         self.rejects.append(
             {
                 "source": err.source, "row": err.row, "field": err.field,
-                "value": "" if err.value is None else str(err.value), "reason": err.reason,
+                "value": _cell(err.value), "reason": err.reason,
                 "record": orjson.dumps(record or {}, default=str).decode(),
             }
         )
@@ -74,7 +88,7 @@ class Run:
         with self.rejects_path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=REJECT_COLUMNS)
             writer.writeheader()
-            writer.writerows(self.rejects)
+            writer.writerows(sorted(self.rejects, key=_row_order))
         return str(self.rejects_path)
 
     def summary(self) -> str:
@@ -95,6 +109,12 @@ class Run:
             ]
         )
         self.store.upsert("ingest_runs", row)
+
+
+def _row_order(reject: Mapping[str, Any]) -> tuple[bool, int, str]:
+    """Rejects in the order of the file: numbered rows first, by number."""
+    row = reject["row"]
+    return (not isinstance(row, int), row if isinstance(row, int) else 0, str(row))
 
 
 def rejects_dir_for(store: Store) -> Path:

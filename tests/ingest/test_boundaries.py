@@ -13,7 +13,7 @@ import shapely
 from config import region_dir
 from ingest.boundaries import ingest_boundaries
 from ingest.errors import SourceError, TooManyRejectsError
-from ingest.mapping import FieldMapping
+from ingest.mapping import FieldMapping, categorise
 from layers import open_store
 
 REGION = region_dir("mekong")
@@ -47,6 +47,17 @@ def test_odc_files_load_with_the_shipped_mappings(store, settings, caplog):
     assert conc.loc["ELC-026", "area_ha"] == pytest.approx(20_667, rel=0.01)
     coverage = store.read("coverage")
     assert set(coverage["kind"]) == {"concessions", "protected_areas"}
+    # every written purpose matches a category keyword (none falls through to the default)
+    rule = FieldMapping.from_file(REGION / "mappings" / "concessions.toml").rules["purpose_category"]
+    purposes = conc["purpose"].dropna()
+    assert purposes.nunique() >= 80
+    assert [p for p in purposes.unique() if categorise(p, rule.keywords or {}, None) is None] == []
+    assert conc["purpose_category"].notna().all()
+    assert set(conc["purpose_category"]) <= {
+        "plantation: rubber", "plantation: oil palm", "plantation: acacia", "plantation: sugar cane", "plantation: cassava",
+        "agro-industry", "mining", "logging", "tourism", "other",
+    }
+    assert conc.loc[conc["purpose"].isna(), "purpose_category"].eq("other").all()
 
 
 def test_reingest_changes_nothing(store, settings):
@@ -86,14 +97,14 @@ def test_bad_features_are_rejected_with_reasons_and_good_ones_land(store, settin
     reasons = {(r["row"], r["field"]): r["reason"] for r in rows}
     assert reasons[("2", "geometry")] == "no geometry"
     assert reasons[("3", "geometry")] == "a LineString, but this layer holds Polygon or MultiPolygon"
-    assert reasons[("4", "source,source_id")] == "same key as feature 0"
+    assert reasons[("4", "source,source_id")] == "same key as feature 0 (a repeat)"
     assert json.loads(rows[0]["record"])["Name"] in ("NoGeom", "Line", "Good")
     runs = store.read("ingest_runs")
     assert runs["rejects_file"].iloc[-1] == str(run.rejects_path)
 
 
 def test_too_many_rejects_fail_the_run_and_leave_the_store_unchanged(store, settings, tmp_path):
-    f = write_fc(tmp_path / "aoi.geojson", [feat({"name": "a"}, None), feat({"name": "b"}, None), feat({"name": "c"}, shapely.geometry.mapping(shapely.box(0, 0, 1, 1)))])
+    f = write_fc(tmp_path / "aoi.geojson", [feat({"name": "a"}, None), feat({"name": "b"}, None), feat({"name": "c"}, shapely.geometry.mapping(shapely.box(107, 13, 107.1, 13.1)))])
     with pytest.raises(TooManyRejectsError, match="2 of 3 records rejected"):
         load(store, settings, "aoi", f)
     assert store.count("aoi") == 0

@@ -1,0 +1,238 @@
+"""The ``stac`` provider: a STAC API searched with ``pystac-client``, COG assets read remotely.
+
+* Search: items of ``stac_collection`` intersecting the AOI in the period, with
+  ``eo:cloud_cover`` at most the maximum (through the API's query extension when it has one,
+  and checked here in any case); one acquisition per UTC date, its items least cloudy first.
+* Assets: each band's asset is found by its key (``B04`` or Earth Search's ``red``) or its
+  ``eo:bands`` name; every asset URL must pass the allow-list (:mod:`ingest.imagery.urls`), so a
+  catalogue cannot make us read local files or internal addresses. Requests to the API itself
+  may only go to the API's own scheme, host and port.
+* Fetch: every asset is opened through GDAL's ``/vsicurl/`` and read onto the AOI's grid
+  (:mod:`ingest.imagery.warp`): only the blocks under the AOI are fetched, with HTTP range
+  requests; SCL and the 20 m bands are resampled to the grid by nearest neighbour. Stored
+  values are turned into harmonised reflectance x 10 000 with the asset's ``raster:bands``
+  scale and offset (Earth Search's ``offset: -0.1`` removes the baseline 04.00 offset).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from contextlib import ExitStack
+from dataclasses import dataclass
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import numpy as np
+import rasterio
+import shapely
+import shapely.geometry
+from pystac_client import Client
+from pystac_client.conformance import ConformanceClasses
+from pystac_client.exceptions import APIError
+from pystac_client.stac_api_io import StacApiIO
+from rasterio.errors import RasterioIOError
+from requests import Request
+from urllib3 import Retry
+
+from config import Settings
+from ingest.errors import RecordError
+from ingest.imagery.cog import BANDS, BLOCK_PX, cog_writer
+from ingest.imagery.errors import ProviderError, URLNotAllowedError
+from ingest.imagery.grid import AoiGrid
+from ingest.imagery.providers import Acquisition, Provider, SearchResult
+from ingest.imagery.urls import check_url
+from ingest.imagery.warp import onto_grid, to_dn
+
+logger = logging.getLogger(__name__)
+
+COMMON_NAMES = {"B02": "blue", "B03": "green", "B04": "red", "B08": "nir", "B8A": "nir08", "B11": "swir16", "B12": "swir22", "SCL": "scl"}
+
+
+@dataclass(frozen=True)
+class AssetRef:
+    """One band of one item: its checked URL and how stored values map to reflectance."""
+
+    url: str
+    scale: float = 1e-4
+    offset: float = 0.0
+
+
+@dataclass(frozen=True)
+class StacItem:
+    """A usable item: its id, cloud cover and one asset per band."""
+
+    id: str
+    cloud_cover: float | None
+    assets: dict[str, AssetRef]
+
+
+def _is_tiff(asset: dict[str, Any]) -> bool:
+    kind = str(asset.get("type", "")).lower()
+    href = urlsplit(str(asset.get("href", ""))).path.lower()
+    return "tiff" in kind or (not kind and href.endswith((".tif", ".tiff")))
+
+
+def _find_asset(assets: dict[str, dict[str, Any]], band: str) -> tuple[str, dict[str, Any]] | None:
+    """The asset holding ``band``: by key (``B04``, ``red``), else by ``eo:bands``/``bands`` name."""
+    keys = {band.lower(), COMMON_NAMES[band]}
+    for key, asset in assets.items():
+        if key.lower() in keys and _is_tiff(asset):
+            return key, asset
+    for key, asset in assets.items():
+        names = {str(b.get("name", "")).upper() for b in (asset.get("eo:bands") or []) + (asset.get("bands") or []) if isinstance(b, dict)}
+        if band in names and len(names) == 1 and _is_tiff(asset):
+            return key, asset
+    return None
+
+
+def _scaling(asset: dict[str, Any]) -> tuple[float, float]:
+    """``(scale, offset)`` to reflectance from ``raster:bands`` (STAC 1.0) or ``bands`` (1.1); DN by default."""
+    info = (asset.get("raster:bands") or asset.get("bands") or [{}])[0]
+    scale = info.get("scale", info.get("raster:scale", asset.get("raster:scale")))
+    offset = info.get("offset", info.get("raster:offset", asset.get("raster:offset")))
+    return (float(scale) if scale is not None else 1e-4), (float(offset) if offset is not None else 0.0)
+
+
+class StacProvider(Provider):
+    """Sentinel-2 L2A COGs listed by a STAC API (Earth Search by default); no credentials."""
+
+    name = "stac"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.url = settings.stac_url
+        api = urlsplit(self.url)
+        self._api_origin = (api.scheme.lower(), (api.hostname or "").lower(), api.port)
+
+    def source(self) -> dict[str, object]:
+        return {"stac_url": self.url, "collection": self.settings.stac_collection}
+
+    def _only_the_api(self, request: Request) -> None:
+        """``request_modifier`` of pystac-client: refuse any request that is not to the STAC API's own origin."""
+        url = str(request.url)
+        parts = urlsplit(url)
+        if (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port) != self._api_origin:
+            raise URLNotAllowedError(url, f"the catalogue linked outside the STAC API at {self.url}")
+
+    def _client(self) -> Client:
+        retry = Retry(
+            total=self.settings.imagery_max_attempts - 1, backoff_factor=self.settings.imagery_retry_s,
+            status_forcelist=(429, 500, 502, 503, 504), allowed_methods=None, respect_retry_after_header=True,
+        )
+        # Client.open hands its own request_modifier and timeout to the StacApiIO it is given
+        io = StacApiIO(max_retries=retry)
+        return Client.open(self.url, stac_io=io, request_modifier=self._only_the_api, timeout=self.settings.http_timeout_s)
+
+    def search(self, aoi: shapely.Geometry, date_from: dt.date, date_to: dt.date, max_cloud: float) -> SearchResult:
+        """Items over ``aoi`` in the period, one acquisition per date; items with refused or missing
+        assets are rejected with the reason."""
+        try:
+            client = self._client()
+            query = {"eo:cloud_cover": {"lte": max_cloud}} if max_cloud < 100 and client.conforms_to(ConformanceClasses.QUERY) else None
+            search = client.search(
+                collections=[self.settings.stac_collection], intersects=shapely.geometry.mapping(aoi),
+                datetime=f"{date_from.isoformat()}/{date_to.isoformat()}", query=query,
+            )
+            raw = list(search.items_as_dicts())
+        except APIError as err:
+            raise ProviderError(self.url, f"STAC search failed: {str(err)[:300]}") from err
+        found = SearchResult()
+        usable: list[tuple[dt.date, StacItem]] = []
+        for item in raw:
+            props = item.get("properties") or {}
+            cover = props.get("eo:cloud_cover")
+            if cover is not None and float(cover) > max_cloud:
+                continue
+            try:
+                usable.append((self._date(item), self._item(item)))
+            except RecordError as err:
+                found.rejects.append(err)
+        usable.sort(key=lambda p: (p[0], p[1].cloud_cover if p[1].cloud_cover is not None else 100.0, p[1].id))
+        for day, group in groupby(usable, key=lambda p: p[0]):
+            items = [i for _, i in group]
+            covers = [i.cloud_cover for i in items if i.cloud_cover is not None]
+            found.acquisitions.append(Acquisition(f"S2L2A_{day:%Y%m%d}", day, min(covers) if covers else None, tuple(i.id for i in items), items))
+        logger.info("STAC %s: %d item(s), %d date(s), %d rejected", self.settings.stac_collection, len(raw), len(found.acquisitions), len(found.rejects))
+        return found
+
+    def _date(self, item: dict[str, Any]) -> dt.date:
+        stamp = (item.get("properties") or {}).get("datetime") or ""
+        try:
+            return dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).astimezone(dt.UTC).date()
+        except ValueError as err:
+            raise RecordError(self.url, str(item.get("id")), "properties.datetime", stamp, "not an ISO 8601 date-time") from err
+
+    def _item(self, item: dict[str, Any]) -> StacItem:
+        """The item's asset for every band, each URL checked against the allow-list."""
+        item_id = str(item.get("id"))
+        self_href = next((link.get("href") for link in item.get("links", []) if link.get("rel") == "self"), None)
+        refs: dict[str, AssetRef] = {}
+        for band in BANDS:
+            hit = _find_asset(item.get("assets") or {}, band)
+            if hit is None:
+                raise RecordError(self.url, item_id, f"assets.{COMMON_NAMES[band]}", None, f"no GeoTIFF asset for band {band}")
+            key, asset = hit
+            href = str(asset.get("href", ""))
+            url = urljoin(self_href, href) if self_href and not urlsplit(href).scheme else href
+            try:
+                check_url(url, schemes=self.settings.stac_asset_schemes, hosts=self.settings.stac_asset_hosts)
+            except URLNotAllowedError as err:
+                raise RecordError(self.url, item_id, f"assets.{key}", url, err.reason) from err
+            scale, offset = _scaling(asset) if band != "SCL" else (1.0, 0.0)
+            refs[band] = AssetRef(url, scale, offset)
+        cover = (item.get("properties") or {}).get("eo:cloud_cover")
+        return StacItem(item_id, float(cover) if cover is not None else None, refs)
+
+    def _gdal_env(self) -> dict[str, object]:
+        return {
+            "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+            "GDAL_HTTP_MAX_RETRY": self.settings.imagery_max_attempts - 1, "GDAL_HTTP_RETRY_DELAY": self.settings.imagery_retry_s,
+            "GDAL_HTTP_TIMEOUT": max(1, int(self.settings.http_timeout_s)), "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+            # GDAL keeps no copy of remote files between fetches (a prefix of every http(s) URL):
+            # the imagery cache is the only cache, and a refresh really downloads
+            "CPL_VSIL_CURL_NON_CACHED": "/vsicurl/http",
+        }
+
+    def fetch(self, acquisition: Acquisition, grid: AoiGrid, path: Path) -> None:
+        """Read the AOI's window of every band of the date's items onto ``grid``, least cloudy item first."""
+        items: list[StacItem] = acquisition.handle
+        tags = {"ECOWATCH_SOURCE": f"stac {self.settings.stac_collection} " + " ".join(i.id for i in items)}
+        with rasterio.Env(**self._gdal_env()), ExitStack() as stack:
+            sources = []
+            for item in items:
+                vrts = {}
+                for band, ref in item.assets.items():
+                    try:
+                        ds = stack.enter_context(rasterio.open("/vsicurl/" + ref.url, driver="GTiff"))
+                    except RasterioIOError as err:
+                        raise RecordError(ref.url, item.id, f"assets {band}", None, f"cannot be opened: {err.__cause__ or err}") from err
+                    vrts[band] = stack.enter_context(onto_grid(ds, grid))
+                sources.append((item, vrts))
+            with cog_writer(path, grid, acquisition.acquired, tags=tags) as dst:
+                for win in grid.tiles(BLOCK_PX * 2):
+                    dst.write(self._mosaic(sources, win), window=win)
+
+    def _mosaic(self, sources: list[tuple[StacItem, dict[str, Any]]], win: rasterio.windows.Window) -> np.ndarray:
+        """Bands ``(band, row, col)`` of one window: each pixel from the first item with data there."""
+        shape = (int(win.height), int(win.width))
+        out = np.zeros((len(BANDS), *shape), dtype=np.uint16)
+        filled = np.zeros(shape, dtype=bool)
+        for item, vrts in sources:
+            try:
+                scl = vrts["SCL"].read(1, window=win)
+                take = (scl != 0) & ~filled
+                if not take.any():
+                    continue
+                for index, band in enumerate(BANDS):
+                    ref = item.assets[band]
+                    data = scl if band == "SCL" else to_dn(vrts[band].read(1, window=win), scale=ref.scale, offset=ref.offset)
+                    out[index][take] = data[take]
+            except RasterioIOError as err:
+                raise RecordError(self.url, item.id, "assets", None, f"reading failed: {err.__cause__ or err}") from err
+            filled |= take
+            if filled.all():
+                break
+        return out
