@@ -27,7 +27,7 @@ COLUMNS = [
 ]
 TIMBER = [
     ("Siamese rosewood logs", "Dalbergia cochinchinensis", "II", "m3"),
-    ("Burmese padauk sawn timber", "Pterocarpus macrocarpus", "II", "m3"),
+    ("Burmese padauk sawn timber", "Pterocarpus macrocarpus", "", "m3"),  # not CITES-listed
     ("agarwood chips", "Aquilaria crassna", "II", "kg"),
 ]
 WILDLIFE = [
