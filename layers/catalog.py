@@ -64,10 +64,11 @@ def _f(name: str, type_: FieldType, description: str, sensitive: bool = False) -
 
 
 _SOURCE = _f("source", "text", "Where the record came from (file name or provider).")
-HOT_COLOURS = {
-    "hot 99 %": "#b2182b", "hot 95 %": "#ef8a62", "hot 90 %": "#fddbc7", "not significant": "#d9d9d9",
-    "cold 90 %": "#d1e5f0", "cold 95 %": "#67a9cf", "cold 99 %": "#2166ac",
-}
+# (value, colour) pairs, in legend order (a list: JSON objects may be re-sorted on the way)
+HOT_COLOURS = [
+    ["hot 99 %", "#b2182b"], ["hot 95 %", "#ef8a62"], ["hot 90 %", "#fddbc7"], ["not significant", "#d9d9d9"],
+    ["cold 90 %", "#d1e5f0"], ["cold 95 %", "#67a9cf"], ["cold 99 %", "#2166ac"],
+]
 _SYNTHETIC = _f("synthetic", "boolean", "True when the record was generated, not observed.")
 
 HOT_FIELDS: tuple[Field, ...] = (

@@ -161,11 +161,11 @@
           box.appendChild(row);
           var s = spec.style || {};
           if (s.by && s.colors) {
-            Object.keys(s.colors).forEach(function (value) {
+            s.colors.forEach(function (pair) {
               var sub = el("div", "ew-legend-row ew-legend-sub");
-              var shade = Object.assign({}, spec, { style: Object.assign({}, s, { color: s.colors[value], fillColor: s.colors[value] }) });
+              var shade = Object.assign({}, spec, { style: Object.assign({}, s, { color: pair[1], fillColor: pair[1] }) });
               sub.appendChild(swatch(shade));
-              sub.appendChild(el("span", "ew-legend-label", value));
+              sub.appendChild(el("span", "ew-legend-label", pair[0]));
               box.appendChild(sub);
             });
           }

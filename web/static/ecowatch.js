@@ -77,9 +77,11 @@
     }
     var style = pathStyle(spec, pane);
     /* a style "by" a field colours each feature from the style's "colors" table */
+    var colours = {};
+    (style.colors || []).forEach(function (pair) { colours[pair[0]] = pair[1]; });
     function featureStyle(feature) {
       var by = style.by;
-      var colour = by && style.colors && feature && feature.properties ? style.colors[feature.properties[by]] : undefined;
+      var colour = by && feature && feature.properties ? colours[feature.properties[by]] : undefined;
       return colour ? Object.assign({}, style, { color: colour, fillColor: colour }) : style;
     }
     var layer = L.geoJSON(null, {
