@@ -115,6 +115,7 @@ class Settings(BaseModel):
     scheduler: str = Field("", description="Dask scheduler address (tcp://host:port) for detection; empty runs on local threads.")
     detect_threads: int = Field(0, ge=0, description="Local threads for detection windows; 0 uses one per core.")
     window_memory_mb: int = Field(256, ge=16, description="Most memory one detection window's input stack may take, MB; windows shrink to fit.")
+    quicklooks: bool = Field(True, description="Write before/after true-colour and NDVI PNG chips of every clearing a detection run finds or updates.")
 
     # boundary and seizure ingest: limits on what one file may hold, and where the region is
     ingest_max_file_mb: float = Field(500.0, gt=0, description="Largest input file (or unpacked archive) an ingest reads, MB.")

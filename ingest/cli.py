@@ -201,14 +201,15 @@ def _period(ctx: click.Context, param: click.Parameter, value: str) -> Any:
 @click.option("--aoi", required=True, help="AOI name.")
 @click.option("--baseline", required=True, callback=_period, metavar="FROM/TO", help="Baseline period, e.g. 2023-01-01/2023-12-31.")
 @click.option("--monitor", required=True, callback=_period, metavar="FROM/TO", help="Monitoring period.")
+@click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler to run the windows on, e.g. tcp://10.0.0.5:8786 (default: settings' scheduler; empty: local threads).")
 @store_option
 @click.pass_context
-def detect(ctx: click.Context, aoi: str, baseline: Any, monitor: Any, store: str | None) -> None:
-    """Detect clearings over an AOI: cloud-masked NDVI and NBR drops against a baseline."""
+def detect(ctx: click.Context, aoi: str, baseline: Any, monitor: Any, scheduler: str | None, store: str | None) -> None:
+    """Detect clearings over an AOI: cloud-masked NDVI and NBR drops against a seasonal baseline, confirmed by the next observation."""
     from ingest.detect import detect as run_detect
 
     st = _store(ctx, store)
-    _run(lambda: run_detect(st, _settings(ctx), aoi=aoi, baseline=baseline, monitor=monitor))
+    _run(lambda: run_detect(st, _settings(ctx), aoi=aoi, baseline=baseline, monitor=monitor, scheduler=scheduler))
 
 
 @cli.command()

@@ -1,33 +1,59 @@
-"""``ecowatch detect``: read the AOI's scenes in windows, run the change kernel, write clearings."""
+"""``ecowatch detect``: read the AOI's scenes in windows, run the change kernel, write clearings.
+
+The job:
+
+1. picks the AOI's registered scenes in the baseline and monitoring periods (the first baseline
+   scene's grid is the reference; others are warped onto it);
+2. runs the change kernel window by window through Dask (:mod:`ingest.detect_windows`), keeping
+   only flagged pixels and observation-gap blocks;
+3. builds clearing objects over the whole AOI (a clearing crossing windows is one polygon),
+   reconciles them with the known clearings (:func:`geo.identity.reconcile`: ids, growth,
+   review status, dismissed ones never back as new), writes before/after quicklooks;
+4. writes clearings and the AOI's observation gaps in one transaction.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
+import pandas as pd
 import rasterio
-import rasterio.features
-from rasterio.enums import Resampling
-from rasterio.vrt import WarpedVRT
-from rasterio.windows import Window
+import rasterio.windows
+from affine import Affine
 
 from config import Settings
-from geo.change import NONE, ChangeParams, ChangeResult, detect_change
-from geo.identity import assign_ids
-from geo.objects import clearing_objects
+from geo.change import ChangeParams
+from geo.gaps import GAP_BLOCK_PX, observation_gaps
+from geo.identity import reconcile
+from geo.objects import objects_from_pixels
 from ingest.aoi import aoi_geometry
+from ingest.detect_windows import (
+    Forest,
+    WindowTask,
+    assemble,
+    grid_origin,
+    plan_windows,
+    run_windows,
+    split_by_aoi,
+    window_side,
+)
 from ingest.errors import IngestError
 from ingest.imagery.job import aoi_window
 from ingest.imagery.local import LocalScene, open_scene
+from ingest.imagery.reader import on_grid
+from ingest.quicklooks import plan_chip, write_quicklooks
 from ingest.runs import Run, recorded_run
 from layers.store import STORE_CRS, Store
 
 logger = logging.getLogger(__name__)
 
-KERNEL_BANDS = ("B04", "B08", "B12", "SCL")
+SWIR_BAND = {"nbr": "B12", "ndmi": "B11"}
 
 
 @dataclass(frozen=True)
@@ -56,91 +82,155 @@ class Period:
 
 
 def params_from(settings: Settings) -> ChangeParams:
+    """The detector's thresholds from the settings."""
     return ChangeParams(
         invalid_scl_classes=settings.invalid_scl_classes, forest_ndvi_min=settings.forest_ndvi_min,
         ndvi_drop=settings.ndvi_drop, nbr_drop=settings.nbr_drop,
         min_baseline_observations=settings.min_baseline_observations, confirm_observations=settings.confirm_observations,
+        season_observations=settings.season_observations, low_quantile=settings.baseline_low_quantile,
+        low_margin=settings.low_range_margin, nir_rise_max=settings.nir_rise_max, cloud_dilation_px=settings.cloud_dilation_px,
     )
 
 
-def _read_block(scene: LocalScene, ref: LocalScene, win: Window) -> np.ndarray:
-    """The kernel bands of ``scene`` for window ``win`` of the reference grid, shape (band, row, col)."""
-    idx = [scene.bands[b] for b in KERNEL_BANDS]
-    with rasterio.open(scene.path, driver="GTiff") as ds:
-        if ds.crs == ref.crs and ds.transform == ref.transform and (ds.width, ds.height) == (ref.width, ref.height):
-            data = ds.read(idx, window=win, boundless=True, fill_value=0)
-        else:
-            with WarpedVRT(ds, crs=ref.crs, transform=ref.transform, width=ref.width, height=ref.height, resampling=Resampling.nearest) as vrt:
-                data = vrt.read(idx, window=win, boundless=True, fill_value=0)
-    if scene.scale != 10_000.0:
-        refl = np.clip(np.nan_to_num(data[:3].astype(np.float64)) * (10_000.0 / scene.scale), 0, 65535)
-        data = np.concatenate([refl.astype(np.uint16), data[3:].astype(np.uint16)])
-    return data.astype(np.uint16, copy=False)
+def _scenes(store: Store, aoi: str, baseline: Period, monitor: Period) -> tuple[list[LocalScene], list[LocalScene]]:
+    rows = store.read("scenes", where={"aoi": aoi})
+    rows = rows[rows["acquired"].dt.date.map(lambda d: d in baseline or d in monitor)].sort_values(["acquired", "scene_id"])
+    scenes = [open_scene(Path(p)) for p in rows["path"]]
+    base = [s for s in scenes if s.acquired in baseline]
+    mon = [s for s in scenes if s.acquired in monitor]
+    if not base or not mon:
+        raise IngestError(
+            f"AOI {aoi!r} needs scenes in both periods; found {len(base)} baseline and {len(mon)} monitoring scene(s) "
+            "(run `ecowatch ingest imagery` first)"
+        )
+    return base, mon
 
 
-def run_change(scenes: list[LocalScene], n_baseline: int, ref: LocalScene, region: Window, params: ChangeParams, window_px: int) -> ChangeResult:
-    """The change kernel over ``region`` of the reference grid, block by block (memory ~ block x dates)."""
-    h, w = int(region.height), int(region.width)
-    full = ChangeResult(
-        status=np.full((h, w), NONE, np.uint8), first=np.full((h, w), -1, np.int16), last=np.full((h, w), -1, np.int16),
-        ndvi_drop=np.full((h, w), np.nan, np.float32), nbr_drop=np.full((h, w), np.nan, np.float32),
-        baseline_ndvi=np.full((h, w), np.nan, np.float32),
-    )
-    for r0 in range(0, h, window_px):
-        for c0 in range(0, w, window_px):
-            bh, bw = min(window_px, h - r0), min(window_px, w - c0)
-            win = Window(region.col_off + c0, region.row_off + r0, bw, bh)
-            stack = np.stack([_read_block(s, ref, win) for s in scenes], axis=1)  # (band, date, row, col)
-            part = detect_change(stack[0], stack[1], stack[2], stack[3], n_baseline, params)
-            for name in ("status", "first", "last", "ndvi_drop", "nbr_drop", "baseline_ndvi"):
-                getattr(full, name)[r0:r0 + bh, c0:c0 + bw] = getattr(part, name)
-    return full
+def detect(store: Store, settings: Settings, *, aoi: str, baseline: Period, monitor: Period, scheduler: str | None = None) -> Run:
+    """Detect clearings over ``aoi`` and write them, keeping ids and review status of known ones.
 
+    Parameters
+    ----------
+    store, settings
+        Where to read scenes and write clearings; thresholds, window size, threads.
+    aoi
+        AOI name (``aoi`` layer).
+    baseline, monitor
+        The periods; monitoring must start after the baseline ends.
+    scheduler
+        Dask scheduler address for the windows (``tcp://host:port``); ``None`` takes
+        ``settings.scheduler`` (empty: local threads).
 
-def detect(store: Store, settings: Settings, *, aoi: str, baseline: Period, monitor: Period) -> Run:
-    """Detect clearings over ``aoi`` and upsert them, keeping ids and review status of known ones."""
+    Returns
+    -------
+    Run
+        Counts and a summary message.
+
+    Raises
+    ------
+    IngestError
+        When the periods are inverted or lack scenes; ``SourceError`` when a scene cannot be
+        read. The store is then left as it was.
+    """
     if monitor.start <= baseline.end:
         raise IngestError(f"the monitoring period ({monitor.start}) must start after the baseline ends ({baseline.end})")
     with recorded_run(store, f"detect --aoi {aoi}") as run:
         geom = aoi_geometry(store, aoi)
-        rows = store.read("scenes", where={"aoi": aoi})
-        rows = rows[rows["acquired"].dt.date.map(lambda d: d in baseline or d in monitor)].sort_values(["acquired", "scene_id"])
-        scenes = [open_scene(p) for p in rows["path"]]
-        base = [s for s in scenes if s.acquired in baseline]
-        mon = [s for s in scenes if s.acquired in monitor]
-        if not base or not mon:
-            raise IngestError(f"AOI {aoi!r} needs scenes in both periods; found {len(base)} baseline and {len(mon)} monitoring scene(s) (run `ecowatch ingest imagery` first)")
+        base, mon = _scenes(store, aoi, baseline, monitor)
+        scenes = base + mon
         run.read = len(scenes)
         ref = base[0]
         for s in scenes[1:]:
-            if (s.crs, s.transform, s.width, s.height) != (ref.crs, ref.transform, ref.width, ref.height):
+            if not on_grid(s, ref):
                 logger.warning("%s is on another grid than %s: warping it onto that grid", s.path.name, ref.path.name)
         region = aoi_window(ref, geom)
-        change = run_change(base + mon, len(base), ref, region, params_from(settings), settings.window_px)
+        if region.width < 1 or region.height < 1:
+            raise IngestError(f"AOI {aoi!r} does not overlap the scenes' grid ({ref.path.name})")
+        aoi_local = gpd.GeoSeries([geom], crs=STORE_CRS).to_crs(ref.crs).iloc[0]
+        params = params_from(settings)
+        workers = settings.detect_threads or os.cpu_count() or 1
+        tile = _tile_px(ref)
+        side = window_side(settings.window_px, settings.window_memory_mb, len(scenes), region, workers, tile)
+        origin = grid_origin(region, tile if side % tile == 0 else 1)
+        box = (int(region.col_off), int(region.row_off), int(region.width), int(region.height))
+        forest = Forest(settings.forest_cover_path, settings.forest_cover_min) if settings.forest_cover_path else None
+        windows, masks = split_by_aoi(aoi_local, ref, plan_windows(region, side, tile if side % tile == 0 else 1))
+        rows: dict[int, list[tuple[tuple[int, int, int, int], bytes | None]]] = {}
+        for win, mask in zip(windows, masks, strict=True):
+            rows.setdefault(win[1], []).append((win, mask))
+        tasks = [
+            WindowTask(tuple(scenes), ref, tuple(w for w, _ in band), box, len(base), tuple(s.acquired for s in scenes),
+                       ("B04", "B08", SWIR_BAND[settings.swir_index]), params, tuple(m for _, m in band), forest, origin, tile)
+            for band in _bands(list(rows.values()), 2 * workers)
+        ]
+        logger.info("detect %s: %d x %d px, %d baseline and %d monitoring scenes, windows of %d px",
+                    aoi, box[2], box[3], len(base), len(mon), side)
+        outcomes = run_windows(tasks, scheduler=settings.scheduler if scheduler is None else scheduler, threads=settings.detect_threads)
+        pixels, blocks, n_assessed = assemble(outcomes, box, origin)
         transform = rasterio.windows.transform(region, ref.transform)
-        inside = rasterio.features.geometry_mask(
-            [gpd.GeoSeries([geom], crs=STORE_CRS).to_crs(ref.crs).iloc[0]], out_shape=change.status.shape, transform=transform, invert=True
-        )
-        change.status[~inside] = NONE
-        objects = clearing_objects(change, transform, ref.crs, [s.acquired for s in mon], settings.mmu_ha).to_crs(STORE_CRS)
-        existing = store.read("clearings", where={"aoi": aoi}, columns=["clearing_id", "review_status"])
-        objects["clearing_id"] = assign_ids(objects, existing, aoi).to_numpy()
-        status = dict(zip(existing["clearing_id"], existing["review_status"], strict=True))
-        objects["review_status"] = [status.get(i) or "new" for i in objects["clearing_id"]]
-        objects["aoi"] = aoi
+        block_transform = ref.transform @ Affine.translation(*origin) @ Affine.scale(GAP_BLOCK_PX)
+        mon_dates = [s.acquired for s in mon]
+        found = objects_from_pixels(pixels, (box[3], box[2]), transform, ref.crs, mon_dates, settings.mmu_ha)
+        existing = store.read("clearings", where={"aoi": aoi}, columns=["clearing_id", "review_status", "first_detected", "last_observed"])
+        objects, n_dismissed = reconcile(found.to_crs(STORE_CRS), existing, aoi)
+        if settings.quicklooks:
+            objects["quicklooks"] = _quicklooks(objects, scenes, ref, store, aoi, settings)
+        gaps = observation_gaps(blocks, block_transform, ref.crs, mon_dates, monitor.end, settings.observation_gap_min_days)
+        gaps = _clip(gaps, aoi_local).to_crs(STORE_CRS).assign(aoi=aoi, run_id=run.run_id)
         synthetic = any(s.synthetic for s in scenes)
-        objects["synthetic"] = synthetic
-        objects = objects.drop(columns=["n_pixels"])
-        known = objects["clearing_id"].isin(existing["clearing_id"])
+        objects = objects.assign(aoi=aoi, synthetic=synthetic).drop(columns=["n_pixels"])
+        known = objects.pop("known").to_numpy(bool)
         with store.transaction():
             # run_id records the run that first found a clearing; later runs update it in place
             counts = store.upsert("clearings", objects[known])
             counts += store.upsert("clearings", objects[~known].assign(run_id=run.run_id))
+            store.replace("observation_gaps", gaps, where={"aoi": aoi})
             if synthetic:
                 store.set_layer_info("clearings", synthetic=True)
         run.written = counts.written
+        share = 100.0 * n_assessed / max(box[2] * box[3], 1)
         run.message = (
             f"{len(objects)} clearing(s) over {aoi} from {len(base)} baseline and {len(mon)} monitoring scene(s): "
             f"{counts.inserted} new, {counts.updated} updated, {counts.unchanged} unchanged"
+            + (f"; {n_dismissed} inside dismissed clearings not re-created" if n_dismissed else "")
+            + f"; {share:.0f} % of the area watched as forest; {len(gaps)} observation gap(s)"
         )
     return run
+
+
+def _bands(rows: list[list[tuple[tuple[int, int, int, int], bytes | None]]], n: int) -> list[list[tuple[tuple[int, int, int, int], bytes | None]]]:
+    """Consecutive rows of windows grouped into about ``n`` tasks (the rows of a task share decoded SCL)."""
+    per = max(1, -(-len(rows) // max(n, 1)))
+    return [[w for row in rows[i:i + per] for w in row] for i in range(0, len(rows), per)]
+
+
+def _tile_px(scene: LocalScene) -> int:
+    """The scene file's tile side (its first band's block width), 1 when it is not tiled."""
+    with rasterio.open(scene.path, driver="GTiff") as ds:
+        rows, cols = ds.block_shapes[0]
+    return cols if rows == cols and cols < scene.width else 1
+
+
+def _clip(gaps: gpd.GeoDataFrame, aoi: object) -> gpd.GeoDataFrame:
+    if gaps.empty:
+        return gaps
+    gaps = gaps.copy()
+    gaps["geometry"] = gaps.geometry.intersection(aoi)
+    return gaps[~gaps.geometry.is_empty]
+
+
+def _quicklooks(objects: gpd.GeoDataFrame, scenes: list[LocalScene], ref: LocalScene, store: Store, aoi: str, settings: Settings) -> list[dict[str, str]]:
+    """Write every clearing's chips (on local threads: reads and PNG writes release the GIL)."""
+    if objects.empty:
+        return []
+    root = Path(store.url).resolve().parent
+    folder = root / "quicklooks" / aoi
+    local = objects.to_crs(ref.crs)
+    chips = [
+        plan_chip(cid, g, pd.Timestamp(first).date() if not pd.isna(first) else scenes[-1].acquired, ref)
+        for cid, g, first in zip(local["clearing_id"], local.geometry, local["first_detected"], strict=True)
+    ]
+    with ThreadPoolExecutor(max_workers=settings.detect_threads or os.cpu_count() or 1) as pool:
+        out = list(pool.map(lambda c: write_quicklooks(c, scenes, ref, folder, root, settings.invalid_scl_classes) if c else {}, chips))
+    logger.info("detect %s: quicklooks of %d clearing(s) in %s", aoi, len(out), folder)
+    return out

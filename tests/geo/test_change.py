@@ -1,10 +1,13 @@
+import datetime as dt
+
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from geo.change import HIGH, LOW, NONE, UNASSESSED, ChangeParams, detect_change
+from geo.change import HIGH, LOW, NONE, UNASSESSED, ChangeParams, detect_change, detect_change_ndvi
 from geo.errors import InputShapeError
+from tests.geo.numpy_change import detect_change_numpy
 
 FOREST = (300, 3200, 600)
 SOIL = (1500, 2400, 2400)
@@ -104,3 +107,158 @@ def test_image_compared_with_itself_has_no_change(seed, n_base):
     scl = np.repeat(scl_frame, reps, axis=0)
     r = detect_change(red, nir, swir, scl, n_baseline=n_base, params=ChangeParams(min_baseline_observations=1))
     assert not np.isin(r.status, [LOW, HIGH]).any()
+
+
+# --- seasons, water, haze, forest masks, the NDVI-only path -------------------------------------
+
+DECID_ON = (350, 3000, 700)
+DECID_OFF = (720, 2300, 1450)
+WATER = (400, 200, 80)
+
+
+def dated(n_base=36, n_mon=27, shape=(6, 6)):
+    """A forest series every 10 days from 2023-01-01: 36 baseline dates (2023), then 2024."""
+    dates = [dt.date(2023, 1, 1) + dt.timedelta(days=10 * i) for i in range(n_base)]
+    dates += [dt.date(2024, 1, 1) + dt.timedelta(days=10 * i) for i in range(n_mon)]
+    return dates, series(len(dates), shape)
+
+
+def leaf_off(dates, red, nir, swir, shift_days=0):
+    """Leafless from mid-January to early April every year (shifted by ``shift_days`` in 2024)."""
+    for t, d in enumerate(dates):
+        doy = d.timetuple().tm_yday - (shift_days if d.year == 2024 else 0)
+        if 15 <= doy <= 95:
+            red[t], nir[t], swir[t] = DECID_OFF
+        else:
+            red[t], nir[t], swir[t] = DECID_ON
+
+
+def test_leaf_off_seen_in_the_baseline_is_not_flagged_even_when_it_shifts():
+    dates, (red, nir, swir, scl) = dated()
+    leaf_off(dates, red, nir, swir, shift_days=-15)  # 2024 leaf fall two weeks early
+    r = detect_change(red, nir, swir, scl, 36, dates=dates)
+    assert (r.status == NONE).all()
+    # against an annual median the same leaf-off is a confirmed "clearing"
+    annual = detect_change(red, nir, swir, scl, 36, ChangeParams(season_observations=36, low_margin=-5.0), dates=dates)
+    assert (annual.status == HIGH).all()
+
+
+def test_clearing_in_deciduous_forest_is_found():
+    dates, (red, nir, swir, scl) = dated()
+    leaf_off(dates, red, nir, swir)
+    t0 = dates.index(dt.date(2024, 5, 20))  # leaf-on season
+    clear(red, nir, swir, t0, slice(0, 3), slice(0, 3))
+    r = detect_change(red, nir, swir, scl, 36, dates=dates)
+    assert (r.status[0:3, 0:3] == HIGH).all() and (r.first[0:3, 0:3] == t0 - 36).all()
+    assert (r.status[3:, 3:] == NONE).all()
+
+
+def test_crop_harvest_within_the_baselines_own_range_is_not_flagged():
+    dates, (red, nir, swir, scl) = dated()
+    for t, d in enumerate(dates):  # green most of the year, bare soil in February-March ...
+        if d.month in (2, 3) or (d.year == 2024 and d.month == 5):  # ... and, in 2024, in May too
+            red[t], nir[t], swir[t] = SOIL
+    r = detect_change(red, nir, swir, scl, 36, dates=dates)
+    assert (r.status == NONE).all()
+    no_range = detect_change(red, nir, swir, scl, 36, ChangeParams(low_margin=-5.0), dates=dates)
+    assert (no_range.status == HIGH).all()
+
+
+def test_water_neither_drops_nor_recovers():
+    red, nir, swir, scl = series()
+    red[8:10, 0:2, 0:2], nir[8:10, 0:2, 0:2], swir[8:10, 0:2, 0:2] = WATER  # flooded forest
+    scl[8:10, 0:2, 0:2] = 6
+    clear(red, nir, swir, 7, slice(4, 6), slice(4, 6))  # a clearing flooded on the next two dates
+    red[8:10, 4:6, 4:6], nir[8:10, 4:6, 4:6], swir[8:10, 4:6, 4:6] = WATER
+    scl[8:10, 4:6, 4:6] = 6
+    r = detect_change(red, nir, swir, scl, 6, params=ChangeParams(cloud_dilation_px=0))
+    assert (r.status[0:2, 0:2] == NONE).all()
+    assert (r.status[4:6, 4:6] == HIGH).all() and (r.first[4:6, 4:6] == 1).all()
+    assert (r.last == 5).all(), "water is a valid observation (for observation gaps)"
+
+
+def test_observations_brighter_in_nir_are_skipped_as_haze_or_thin_cloud():
+    red, nir, swir, scl = series()
+    # a thin cloud SCL missed, on two dates in a row: NDVI and NBR fall, NIR rises
+    red[7:9, 0:3, 0:3], nir[7:9, 0:3, 0:3], swir[7:9, 0:3, 0:3] = 1600, 3900, 1800
+    r = detect_change(red, nir, swir, scl, 6)
+    assert (r.status[0:3, 0:3] == NONE).all()
+    guardless = detect_change(red, nir, swir, scl, 6, ChangeParams(nir_rise_max=10.0))
+    assert (guardless.status[0:3, 0:3] == HIGH).all()
+
+
+def test_a_supplied_forest_mask_decides_what_is_watched():
+    red, nir, swir, scl = series()
+    red[:, :, :3], nir[:, :, :3], swir[:, :, :3] = 800, 2600, 1300  # baseline NDVI 0.53: not forest by NDVI
+    clear(red, nir, swir, 8, slice(0, 6), slice(0, 6))
+    by_ndvi = detect_change(red, nir, swir, scl, 6)
+    assert (by_ndvi.status[:, :3] == UNASSESSED).all() and (by_ndvi.status[0:6, 3:6] == HIGH).all()
+    mask = np.zeros((20, 20), np.uint8)
+    mask[:, :3] = 1
+    given = detect_change(red, nir, swir, scl, 6, forest=mask)
+    assert (given.status[0:6, 0:3] == HIGH).all() and (given.status[:, 3:] == UNASSESSED).all()
+    with pytest.raises(InputShapeError):
+        detect_change(red, nir, swir, scl, 6, forest=mask[:5])
+
+
+def test_cloud_masks_grow_by_the_dilation():
+    red, nir, swir, scl = series()
+    clear(red, nir, swir, 8, slice(0, 20), slice(0, 20))
+    scl[8, 0:5, 0:5] = 9
+    tight = detect_change(red, nir, swir, scl, 6, ChangeParams(cloud_dilation_px=0))
+    grown = detect_change(red, nir, swir, scl, 6, ChangeParams(cloud_dilation_px=2))
+    assert tight.first[5, 5] == 2 and tight.first[6, 6] == 2
+    assert grown.first[6, 6] == 3 and grown.first[2, 6] == 3  # within 2 px of the cloud: masked on date 2
+    assert grown.first[7, 7] == 2 and grown.first[2, 7] == 2
+
+
+def test_dates_must_match_the_stack():
+    dates, (red, nir, swir, scl) = dated()
+    with pytest.raises(InputShapeError):
+        detect_change(red, nir, swir, scl, 36, dates=dates[:-1])
+
+
+def test_ndvi_only_path_flags_drops_and_respects_seasons():
+    dates, (red, nir, swir, scl) = dated()
+    leaf_off(dates, red, nir, swir)
+    t0 = dates.index(dt.date(2024, 6, 9))
+    clear(red, nir, swir, t0, slice(0, 2), slice(0, 2))
+    ndvi = (nir.astype(np.float32) - red) / (nir.astype(np.float32) + red)
+    scl[t0, 0, 0] = 9  # cloudy on its first date (the dilation spares its neighbours: params below)
+    ndvi[t0 + 1, 5, 5] = np.nan  # no data
+    r = detect_change_ndvi(ndvi, scl, 36, ChangeParams(cloud_dilation_px=0), dates=dates)
+    assert r.first[0, 0] == t0 + 1 - 36 and r.first[1, 1] == t0 - 36
+    assert (r.status[0:2, 0:2] == HIGH).all() and (r.status[2:, 2:] == NONE).all()
+    assert np.isnan(r.nbr_drop).all() and r.last[5, 5] == 26
+    winter = dated()[1][0].astype(np.float32)  # a forest whose NDVI dips in a dormant season seen in the baseline
+    ndvi_w = np.full(winter.shape, 0.8, np.float32)
+    for t, d in enumerate(dates):
+        if d.month in (1, 2):
+            ndvi_w[t] = 0.45 if d.year == 2023 else 0.2  # snow in 2024's winter, none in 2023's
+    r = detect_change_ndvi(ndvi_w, np.full(winter.shape, 4, np.uint8), 36, dates=dates)
+    assert (r.status == NONE).all(), "a drop in a dormant season is not read as loss on the NDVI-only path"
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1), n_base=st.integers(1, 8), n_mon=st.integers(1, 6), season=st.integers(1, 6),
+    confirm=st.integers(0, 2), dilation=st.integers(0, 2), with_dates=st.booleans(),
+)
+@example(seed=7, n_base=1, n_mon=1, season=5, confirm=1, dilation=0, with_dates=True)  # the single-baseline-date path
+@example(seed=8, n_base=1, n_mon=5, season=3, confirm=0, dilation=1, with_dates=False)
+def test_kernel_equals_the_whole_array_numpy_reference(seed, n_base, n_mon, season, confirm, dilation, with_dates):
+    rng = np.random.default_rng(seed)
+    n, shape = n_base + n_mon, (9, 11)
+    red = rng.integers(0, 3000, (n, *shape)).astype(np.uint16)
+    nir = rng.integers(0, 5000, (n, *shape)).astype(np.uint16)
+    swir = rng.integers(0, 4000, (n, *shape)).astype(np.uint16)
+    red[:n_base] //= 6  # a vegetated baseline, so that pixels are watched and change
+    scl = rng.choice(np.array([0, 3, 4, 4, 4, 5, 6, 8, 9, 10], np.uint8), size=(n, *shape))
+    dates = [dt.date(2023, 1, 1) + dt.timedelta(days=int(d)) for d in np.sort(rng.choice(700, n, replace=False))] if with_dates else None
+    params = ChangeParams(season_observations=season, confirm_observations=confirm, cloud_dilation_px=dilation, min_baseline_observations=1)
+    ours = detect_change(red, nir, swir, scl, n_base, params, dates=dates)
+    ref = detect_change_numpy(red, nir, swir, scl, n_base, params, dates=dates)
+    serial = detect_change(red, nir, swir, scl, n_base, params, dates=dates, parallel=False)
+    for name in ("status", "first", "last", "ndvi_drop", "nbr_drop", "baseline_ndvi"):
+        assert np.array_equal(getattr(ours, name), getattr(ref, name), equal_nan=True), name
+        assert np.array_equal(getattr(ours, name), getattr(serial, name), equal_nan=True), name

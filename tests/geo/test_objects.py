@@ -2,10 +2,15 @@ import datetime as dt
 
 import numpy as np
 import pytest
+import rasterio.features
+import shapely
 from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from geo.change import HIGH, LOW, NONE, ChangeResult
-from geo.objects import clearing_objects, pixel_area_ha
+from geo.change import HIGH, LOW, NONE, ChangeResult, FlaggedPixels
+from geo.errors import InputShapeError
+from geo.objects import clearing_objects, objects_from_pixels, pixel_area_ha
 
 T = Affine(20, 0, 754000, 0, -20, 1521000)  # 20 m pixels, UTM 48N
 DATES = [dt.date(2024, 1, 1) + dt.timedelta(days=10 * i) for i in range(10)]
@@ -59,3 +64,45 @@ def test_small_hole_filled_and_diagonal_touch_is_one_object():
 def test_nothing_flagged_gives_an_empty_frame():
     objs = clearing_objects(result(np.zeros((10, 10), np.uint8)), T, "EPSG:32648", DATES, mmu_ha=0.5)
     assert objs.empty and "area_ha" in objs.columns and objs.crs == "EPSG:32648"
+
+
+def _whole_grid_polygons(status, mmu_px):
+    """The reference: sieve and polygonise the whole grid at once."""
+    flagged = ((status == LOW) | (status == HIGH)).astype(np.uint8)
+    sieved = rasterio.features.sieve(flagged, size=mmu_px, connectivity=8)
+    return sorted(shapely.normalize(shapely.geometry.shape(g)).wkt for g, v in rasterio.features.shapes(sieved, mask=sieved == 1, transform=T, connectivity=8) if v == 1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), block=st.sampled_from([1, 3, 8, 16, 64]), density=st.floats(0.05, 0.6), mmu=st.sampled_from([0.04, 0.2, 0.5]))
+def test_block_groups_give_what_a_whole_grid_sieve_gives(seed, block, density, mmu):
+    rng = np.random.default_rng(seed)
+    blobs = rng.random((8, 8)) < density  # clumps of 6 x 6 px, with speckle
+    status = np.kron(blobs, np.ones((6, 6), np.uint8)).astype(np.uint8) * HIGH
+    status[rng.random(status.shape) < 0.03] = LOW
+    status[rng.random(status.shape) < 0.03] = NONE
+    objs = clearing_objects(result(status), T, "EPSG:32648", DATES, mmu_ha=mmu, block_px=block)
+    got = sorted(shapely.normalize(g).wkt for g in objs.geometry)
+    assert got == _whole_grid_polygons(status, max(1, round(mmu / 0.04)))
+
+
+def test_a_clearing_across_blocks_is_one_polygon_and_dated_by_its_mapping_unit():
+    status = np.zeros((300, 300), np.uint8)
+    status[100:160, 90:170] = HIGH  # crosses the 128-px block edges in both directions
+    first = np.where(status > 0, 5, -1).astype(np.int16)
+    first[100:102, 90:92] = 1  # four noisy early pixels: fewer than a mapping unit (13 px)
+    objs = clearing_objects(result(status, first), T, "EPSG:32648", DATES, mmu_ha=0.5)
+    assert len(objs) == 1 and objs.geometry.iloc[0].geom_type == "Polygon"
+    assert objs.n_pixels.iloc[0] == 60 * 80
+    assert objs.first_detected.iloc[0].date() == DATES[5]
+    first[100:104, 90:95] = 1  # now 20 px early: a mapping unit's worth
+    objs = clearing_objects(result(status, first), T, "EPSG:32648", DATES, mmu_ha=0.5)
+    assert objs.first_detected.iloc[0].date() == DATES[1]
+
+
+def test_flagged_pixels_must_lie_on_the_grid():
+    pixels = FlaggedPixels.from_result(result(np.full((4, 4), HIGH, np.uint8)))
+    with pytest.raises(InputShapeError):
+        objects_from_pixels(pixels, (2, 2), T, "EPSG:32648", DATES, 0.04)
+    with pytest.raises(InputShapeError):
+        objects_from_pixels(pixels, (4, 4), T, "EPSG:32648", DATES, 0.04, block_px=0)

@@ -1,0 +1,46 @@
+"""Observation gaps (geo.gaps): where nothing valid was seen since a date."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from affine import Affine
+
+from geo.errors import InputShapeError
+from geo.gaps import NEVER, OUTSIDE, last_valid_blocks, observation_gaps
+
+DATES = [dt.date(2024, 1, 1) + dt.timedelta(days=10 * i) for i in range(10)]
+T = Affine(160, 0, 754000, 0, -160, 1521000)  # 8 px blocks of 20 m
+
+
+def test_blocks_keep_the_latest_observation_of_their_pixels():
+    last = np.full((20, 20), 9, np.int16)
+    last[0:8, 0:8] = 3
+    last[0, 0] = 5
+    last[8:16, 0:8] = -1
+    inside = np.ones((20, 20), bool)
+    inside[16:, 16:] = False
+    blocks = last_valid_blocks(last, inside)
+    assert blocks.shape == (3, 3)
+    assert blocks[0, 0] == 5 and blocks[1, 0] == NEVER and blocks[2, 2] == OUTSIDE and blocks[2, 1] == 9
+    with pytest.raises(InputShapeError):
+        last_valid_blocks(last, inside[:5])
+
+
+def test_gaps_are_areas_unobserved_long_enough_grouped_by_date():
+    blocks = np.array([[9, 2, 2], [NEVER, 6, OUTSIDE]], np.int16)
+    until = DATES[-1] + dt.timedelta(days=5)
+    gaps = observation_gaps(blocks, T, "EPSG:32648", DATES, until, min_days=30)
+    # never seen: since the start; last seen on date 2: since date 3; on date 6, 31 days before the end: since date 7
+    assert list(gaps["since"]) == [DATES[0], DATES[3], DATES[7]]
+    assert gaps["area_ha"].tolist() == pytest.approx([2.56, 5.12, 2.56], rel=0.01)  # 160 m blocks: 2.56 ha each
+    assert (gaps["until"] == until).all() and gaps.crs == "EPSG:32648"
+    longer = observation_gaps(blocks, T, "EPSG:32648", DATES, until, min_days=40)
+    assert list(longer["since"]) == [DATES[0], DATES[3]]
+
+
+def test_no_gap_gives_an_empty_frame():
+    gaps = observation_gaps(np.full((2, 2), 9, np.int16), T, "EPSG:32648", DATES, DATES[-1], 30)
+    assert gaps.empty and list(gaps.columns) == ["since", "until", "area_ha", "geometry"]
+    with pytest.raises(InputShapeError):
+        observation_gaps(np.full((2, 2), 12, np.int16), T, "EPSG:32648", DATES, DATES[-1], 30)

@@ -1,0 +1,179 @@
+"""The ``detect`` job on scenes written to disk: windows, re-runs, quicklooks, observation gaps, forest masks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.transform import from_bounds
+
+from config import load_settings
+from geo.change import ChangeParams, detect_change
+from geo.objects import clearing_objects
+from ingest.detect import Period, detect, params_from
+from layers import open_store
+from tests.ingest.detect_scenes import (
+    AOI,
+    CLOUD,
+    CRS,
+    NORTH,
+    RES,
+    SOIL,
+    WEST,
+    dates,
+    forest_stack,
+    paint,
+    pixel_box,
+    prepare_store,
+    transform,
+    write_stack,
+)
+
+SHAPE = (192, 192)
+DAYS = dates(10, 12)
+BASELINE = Period(DAYS[0], DAYS[9])
+FIRST_RUN = Period(DAYS[10], DAYS[15])
+SECOND_RUN = Period(DAYS[10], DAYS[21])
+GROWING = (slice(40, 100), slice(50, 140))  # first cols 50:100 (date 12), then all (date 17): crosses 64-px windows
+LATER = (slice(130, 160), slice(20, 50))  # date 13
+CLOUDED = (slice(150, 192), slice(120, 192))  # the last five dates
+
+
+@pytest.fixture(scope="module")
+def stack() -> dict[str, np.ndarray]:
+    s = forest_stack(len(DAYS), SHAPE)
+    paint(s, slice(12, None), pixel_box(GROWING[0], slice(50, 100), SHAPE), SOIL, 5)
+    paint(s, slice(17, None), pixel_box(*GROWING, SHAPE), SOIL, 5)
+    paint(s, slice(13, None), pixel_box(*LATER, SHAPE), SOIL, 5)
+    paint(s, slice(17, None), pixel_box(*CLOUDED, SHAPE), CLOUD, 9)
+    return s
+
+
+@pytest.fixture
+def store(tmp_path: Path, stack) -> Path:
+    write_stack(stack, DAYS, tmp_path / "scenes")
+    return prepare_store(tmp_path, tmp_path / "scenes", SHAPE, DAYS)
+
+
+def settings_for(store: Path, **overrides: object):
+    return load_settings({}, data_dir=store.parent, detect_threads=2, **overrides)
+
+
+def clearings(store: Path) -> gpd.GeoDataFrame:
+    with open_store(store) as st:
+        return st.read("clearings").set_index("clearing_id")
+
+
+def test_a_clearing_across_window_boundaries_is_one_polygon(store, stack):
+    settings = settings_for(store, window_px=64)
+    with open_store(store) as st:
+        run = detect(st, settings, aoi=AOI, baseline=BASELINE, monitor=FIRST_RUN)
+    assert "2 new" in run.message
+    got = clearings(store)
+    assert len(got) == 2
+    # the same kernel and objects on the whole grid at once, in memory
+    b = stack
+    n = 16
+    change = detect_change(*(b[k][:n].astype(np.uint16) for k in ("B04", "B08", "B12")), b["SCL"][:n].astype(np.uint8), 10,
+                           params_from(settings), dates=DAYS[:n])
+    whole = clearing_objects(change, transform(), CRS, DAYS[10:n], settings.mmu_ha).to_crs("EPSG:4326")
+    assert sorted(got["area_ha"]) == pytest.approx(sorted(whole["area_ha"]))
+    grown = got.loc[got["area_ha"].idxmax()]
+    assert grown.geometry.geom_type in ("Polygon", "MultiPolygon") and len(shapely.get_parts(grown.geometry)) == 1
+    assert grown.area_ha == pytest.approx(60 * 50 * RES**2 / 10_000, rel=0.02)
+    expected = whole.geometry.iloc[int(np.argmax(whole["area_ha"]))]
+    assert shapely.symmetric_difference(grown.geometry, expected).area < 1e-6 * expected.area
+
+
+def test_a_re_run_keeps_ids_and_review_status_and_grows_the_clearing(store):
+    settings = settings_for(store)
+    with open_store(store) as st:
+        detect(st, settings, aoi=AOI, baseline=BASELINE, monitor=FIRST_RUN)
+    first = clearings(store)
+    big, small = first["area_ha"].idxmax(), first["area_ha"].idxmin()
+    with open_store(store) as st:
+        st.upsert("clearings", first.reset_index()[["clearing_id"]].assign(review_status=["confirmed" if c == big else "dismissed" for c in first.index]))
+        run = detect(st, settings, aoi=AOI, baseline=BASELINE, monitor=SECOND_RUN)
+    again = clearings(store)
+    assert sorted(again.index) == sorted(first.index), run.message
+    assert again.loc[big, "review_status"] == "confirmed" and again.loc[small, "review_status"] == "dismissed"
+    assert again.loc[big, "area_ha"] == pytest.approx(60 * 90 * RES**2 / 10_000, rel=0.02)
+    assert first.loc[big, "area_ha"] == pytest.approx(60 * 50 * RES**2 / 10_000, rel=0.02)
+    assert again.loc[big, "geometry"].covers(first.loc[big, "geometry"].buffer(-1e-7))
+    assert pd_date(again.loc[big, "first_detected"]) == DAYS[12] == pd_date(first.loc[big, "first_detected"])
+    assert pd_date(again.loc[big, "last_observed"]) > pd_date(first.loc[big, "last_observed"])
+    assert again.loc[big, "run_id"] == first.loc[big, "run_id"], "run_id stays the run that first found it"
+    assert "2 updated" in run.message
+
+
+def pd_date(value: object) -> dt.date:
+    import pandas as pd
+
+    return pd.Timestamp(value).date()
+
+
+def test_quicklooks_are_written_and_not_blank(store):
+    with open_store(store) as st:
+        detect(st, settings_for(store), aoi=AOI, baseline=BASELINE, monitor=SECOND_RUN)
+    got = clearings(store)
+    for cid, looks in got["quicklooks"].items():
+        assert set(looks) == {"before_true_colour", "after_true_colour", "before_ndvi", "after_ndvi"}, cid
+        images = {}
+        for name, rel in looks.items():
+            path = store.parent / rel
+            assert path.suffix == ".png" and path.is_file()
+            assert not list(path.parent.glob("*.aux.xml"))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a PNG chip has no georeferencing, on purpose
+                with rasterio.open(path) as png:
+                    images[name] = png.read()
+            assert images[name].shape[0] == 3 and min(images[name].shape[1:]) >= 128
+            assert images[name].std() > 10, f"{cid} {name} is blank"
+        assert not np.array_equal(images["before_true_colour"], images["after_true_colour"])
+        assert not np.array_equal(images["before_ndvi"], images["after_ndvi"])
+
+
+def test_observation_gaps_mark_where_nothing_was_seen_lately(store):
+    with open_store(store) as st:
+        detect(st, settings_for(store), aoi=AOI, baseline=BASELINE, monitor=SECOND_RUN)
+        gaps = st.read("observation_gaps")
+        clear_gaps = st.read("observation_gaps", where={"since": DAYS[17]})
+    assert list(gaps["aoi"]) == [AOI] and len(clear_gaps) == 1
+    row = clear_gaps.iloc[0]
+    assert pd_date(row["until"]) == SECOND_RUN.end
+    # the clouded 42 x 72 px, grown by the 1-px dilation, seen in whole 8-px blocks: 5 x 9 blocks of 2.56 ha
+    assert row["area_ha"] == pytest.approx(45 * 2.56, rel=0.02)
+    cloud = gpd.GeoSeries([shapely.box(WEST + 120 * RES, NORTH - 192 * RES, WEST + 192 * RES, NORTH - 150 * RES)], crs=CRS).to_crs(4326)
+    assert cloud.iloc[0].buffer(1e-6).covers(row.geometry)
+
+
+def test_a_tree_cover_raster_decides_what_is_forest(store, tmp_path: Path):
+    cover = tmp_path / "treecover.tif"
+    west, south, east, north = gpd.GeoSeries([shapely.box(WEST, NORTH - 192 * RES, WEST + 192 * RES, NORTH)], crs=CRS).to_crs(4326).total_bounds
+    data = np.full((400, 400), 10, np.uint8)
+    data[:, :200] = 80  # dense cover in the western half only
+    with rasterio.open(cover, "w", driver="GTiff", width=400, height=400, count=1, dtype="uint8", crs="EPSG:4326",
+                       transform=from_bounds(west, south, east, north, 400, 400)) as dst:
+        dst.write(data, 1)
+    settings = settings_for(store, forest_cover_path=str(cover), forest_cover_min=30.0)
+    with open_store(store) as st:
+        run = detect(st, settings, aoi=AOI, baseline=BASELINE, monitor=FIRST_RUN)
+    got = clearings(store)
+    assert len(got) == 2, run.message
+    big = got.loc[got["area_ha"].idxmax()]
+    assert big.area_ha == pytest.approx(60 * 46 * RES**2 / 10_000, rel=0.06)  # cols 50..~96 of 50..100
+    assert "50 % of the area watched" in run.message
+
+
+def test_params_follow_the_settings(tmp_path: Path):
+    settings = load_settings({}, data_dir=tmp_path, season_observations=7, nir_rise_max=0.2, cloud_dilation_px=3, baseline_low_quantile=0.2)
+    p = params_from(settings)
+    assert isinstance(p, ChangeParams)
+    assert (p.season_observations, p.nir_rise_max, p.cloud_dilation_px, p.low_quantile) == (7, 0.2, 3, 0.2)
