@@ -24,8 +24,8 @@ PARALLEL_FROM = 20_000  # points; below this one thread is as fast
 LINK_COLUMNS = ["clearing_id", "seizure_id", "distance_km", "lag_days", "score", "reasons"]
 
 
-def nearest_within(points: NDArray[np.object_], targets: NDArray[np.object_], max_distance: float) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
-    """Index of each point's nearest target within ``max_distance`` (-1 if none) and the distance.
+def nearest_within(points: NDArray[np.object_], targets: NDArray[np.object_], max_distance: float | None) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Index of each point's nearest target within ``max_distance`` (-1 if none; ``None``: no limit) and the distance.
 
     Both arrays hold shapely geometries in one metric CRS. One ``STRtree`` is built; large
     queries are split over the machine's cores (GEOS releases the GIL while it searches).
@@ -135,10 +135,9 @@ def match_seizures(
     return links.sort_values(["seizure_id", "clearing_id"], kind="stable").reset_index(drop=True)
 
 
-def nearest_features(features: gpd.GeoSeries, targets: gpd.GeoDataFrame, max_km: float) -> tuple[np.ndarray, np.ndarray]:
-    """Position in ``targets`` of each feature's nearest target within ``max_km`` (-1: none), and the distance in km.
-
-    Computed in each feature's UTM zone.
+def nearest_features(features: gpd.GeoSeries, targets: gpd.GeoDataFrame, max_km: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Position in ``targets`` of each feature's nearest target within ``max_km`` (-1: none; ``None``:
+    no limit), and the distance in km. Computed in each feature's UTM zone.
     """
     idx = np.full(len(features), -1, dtype=np.intp)
     dist = np.full(len(features), np.nan)
@@ -146,11 +145,15 @@ def nearest_features(features: gpd.GeoSeries, targets: gpd.GeoDataFrame, max_km:
         return idx, dist
     for crs, pos in utm_groups(features):
         geoms = features.iloc[pos].to_crs(crs).to_numpy()
-        window = shapely.buffer(shapely.box(*shapely.total_bounds(geoms)), max_km * 1000.0 * 1.01)
-        near = _near(targets.geometry, window, crs)
+        if max_km is None:
+            near = np.arange(len(targets))
+        else:
+            window = shapely.buffer(shapely.box(*shapely.total_bounds(geoms)), max_km * 1000.0 * 1.01)
+            near = _near(targets.geometry, window, crs)
         if not len(near):
             continue
-        i, d = nearest_within(geoms, targets.geometry.iloc[near].to_crs(crs).to_numpy(), max_km * 1000.0)
+        limit = None if max_km is None else max_km * 1000.0
+        i, d = nearest_within(geoms, targets.geometry.iloc[near].to_crs(crs).to_numpy(), limit)
         ok = i >= 0
         idx[pos[ok]], dist[pos[ok]] = near[i[ok]], d[ok] / 1000.0
     return idx, dist

@@ -105,7 +105,7 @@ def analyse(store: Store, settings: Settings) -> Run:
         )
         segments = segment_corridors(refs.corridors, settings.segment_km)
         si, sd = nearest_features(seizures.geometry, segments, settings.corridor_buffer_km)
-        xi, xd = nearest_features(seizures.geometry, refs.crossings, 20_000.0)
+        xi, xd = nearest_features(seizures.geometry, refs.crossings, None)
         ties = pd.DataFrame({
             "seizure_id": seizures["seizure_id"].to_numpy(),
             "corridor_segment": np.where(si >= 0, segments["segment_id"].to_numpy()[np.maximum(si, 0)] if len(segments) else None, None),

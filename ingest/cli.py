@@ -229,8 +229,8 @@ def analyse(ctx: click.Context, store: str | None) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Output file (default: stdout).")
 @click.option("--bbox", metavar="W,S,E,N", help="Only features intersecting this lon/lat box.")
 @click.option("--where", "wheres", multiple=True, metavar="FIELD=VALUE", help="Only features whose FIELD equals VALUE (repeatable).")
-@click.option("--role", type=click.Choice(["planner", "analyst", "ngo", "admin"]), default="planner", show_default=True,
-              help="Export what this role may see (ngo: no law-enforcement detail, seizures generalised).")
+@click.option("--role", type=click.Choice(["planner", "analyst", "ngo", "admin"]), default="ngo", show_default=True,
+              help="Export what this role may see: ngo (the default, safe to share: no law-enforcement detail, seizures generalised) or planner/analyst/admin (everything).")
 @store_option
 @click.pass_context
 def export(ctx: click.Context, layer: str, fmt: str, output: Path | None, bbox: str | None, wheres: tuple[str, ...], role: str, store: str | None) -> None:
@@ -239,7 +239,7 @@ def export(ctx: click.Context, layer: str, fmt: str, output: Path | None, bbox: 
 
     try:
         box = parse_bbox(bbox) if bbox else None
-        where = parse_where(layer, wheres)
+        where = parse_where(layer, wheres, role)
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
     st = _store(ctx, store)

@@ -161,7 +161,7 @@ def detect(store: Store, settings: Settings, *, aoi: str, baseline: Period, moni
         tasks = [
             WindowTask(tuple(scenes), ref, tuple(w for w, _ in band), box, len(base), tuple(s.acquired for s in scenes),
                        ("B04", "B08", SWIR_BAND[settings.swir_index]), params, tuple(m for _, m in band), forest, origin, tile)
-            for band in _bands(list(rows.values()), 2 * workers)
+            for band in _bands(list(rows.values()), 4 * workers)
         ]
         logger.info("detect %s: %d x %d px, %d baseline and %d monitoring scenes, windows of %d px",
                     aoi, box[2], box[3], len(base), len(mon), side)

@@ -162,9 +162,12 @@ class _SclRows:
     def __init__(self, reader: SceneReader, c0: int, c1: int, tile_px: int) -> None:
         self.reader, self.c0, self.c1, self.tile = reader, c0, c1, tile_px
         self.chunks: dict[int, NDArray[np.uint8]] = {}
+        self.last: tuple[int, int, NDArray[np.uint8]] | None = None  # the windows of a row share their strip
 
     def get(self, row: int, height: int) -> NDArray[np.uint8]:
         """SCL of rows ``[row, row + height)``, shape ``(date, height, c1 - c0)``."""
+        if self.last is not None and self.last[:2] == (row, height):
+            return self.last[2]
         first, last = row // self.tile, (row + height - 1) // self.tile
         for k in [k for k in self.chunks if k < first]:
             del self.chunks[k]
@@ -173,7 +176,9 @@ class _SclRows:
                 win = Window(self.c0, k * self.tile, self.c1 - self.c0, self.tile)
                 self.chunks[k] = self.reader.stack(win, ("SCL",))["SCL"].astype(np.uint8, copy=False)
         joined = np.concatenate([self.chunks[k] for k in range(first, last + 1)], axis=1)
-        return joined[:, row - first * self.tile:row - first * self.tile + height]
+        strip = joined[:, row - first * self.tile:row - first * self.tile + height]
+        self.last = (row, height, strip)
+        return strip
 
 
 def _dilate_crop(scl: NDArray[np.generic], halo: int) -> NDArray[np.uint8]:

@@ -16,7 +16,7 @@ import shapely
 
 from layers.catalog import Layer, get_layer
 from layers.errors import LayerError
-from layers.redaction import check_role, redact
+from layers.redaction import check_role, read_redacted, visible_fields
 from layers.store import Store
 
 FORMATS = ("geojson",)
@@ -62,13 +62,17 @@ def write_geojson(frame: pd.DataFrame, layer: Layer, path: Path, fields: list[st
     fields = list(fields if fields is not None else layer.field_names)
     tmp = path.with_name(path.name + ".part")
     n = 0
-    with tmp.open("wb") as fh:
-        fh.write(b'{"type":"FeatureCollection","features":[')
-        for i, feature in enumerate(geojson_features(frame, layer, fields)):
-            fh.write((b",\n" if i else b"\n") + feature)
-            n += 1
-        fh.write(b"\n]}\n")
-    tmp.replace(path)
+    try:
+        with tmp.open("wb") as fh:
+            fh.write(b'{"type":"FeatureCollection","features":[')
+            for i, feature in enumerate(geojson_features(frame, layer, fields)):
+                fh.write((b",\n" if i else b"\n") + feature)
+                n += 1
+            fh.write(b"\n]}\n")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return n
 
 
@@ -86,14 +90,15 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return w, s, e, n
 
 
-def parse_where(layer_name: str, pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
-    """``FIELD=VALUE`` filters, checked against the layer's fields."""
+def parse_where(layer_name: str, pairs: tuple[str, ...] | list[str], role: str = "planner") -> dict[str, str]:
+    """``FIELD=VALUE`` filters on the fields ``role`` may see (a hidden field cannot be probed by filtering)."""
     layer = get_layer(layer_name)
+    names = [f.name for f in visible_fields(layer, layer.field_names, check_role(role))]
     where: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or name not in layer.field_names:
-            raise ValueError(f"--where {pair!r}: expected FIELD=VALUE with FIELD one of {', '.join(layer.field_names)}")
+        if not sep or name not in names:
+            raise ValueError(f"--where {pair!r}: expected FIELD=VALUE with FIELD one of {', '.join(names)}")
         where[name] = value
     return where
 
@@ -113,7 +118,11 @@ def export_layer(
         layer = get_layer(layer_name)
     except KeyError as err:
         raise LayerError(str(err.args[0])) from None
-    frame = redact(layer, store.read(layer.name, bbox=bbox if layer.geometry_type else None, where=where), check_role(role))
+    who = check_role(role)
+    hidden = set(layer.field_names) - {f.name for f in visible_fields(layer, layer.field_names, who)}
+    if hidden & set(where or {}):
+        raise LayerError(f"role {who!r} cannot filter on {sorted(hidden & set(where or {}))}")
+    frame = read_redacted(store, layer, who, bbox=bbox if layer.geometry_type else None, where=where)
     if output is None:
         out = sys.stdout.buffer
         out.write(b'{"type":"FeatureCollection","features":[')

@@ -153,19 +153,20 @@ class GeoPackageStore:
         """All writes inside land together; an exception rolls every one of them back."""
         with self._lock:
             outer = self._depth == 0
-            if outer:
-                self._conn.execute("BEGIN IMMEDIATE")
+            savepoint = f"ecowatch_{self._depth}"
+            # an inner transaction is a savepoint: its failure undoes its own writes only
+            self._conn.execute("BEGIN IMMEDIATE" if outer else f"SAVEPOINT {savepoint}")
             self._depth += 1
             try:
                 yield
             except BaseException:
                 self._depth -= 1
-                if outer:
-                    self._conn.execute("ROLLBACK")
+                self._conn.execute("ROLLBACK" if outer else f"ROLLBACK TO {savepoint}")
+                if not outer:
+                    self._conn.execute(f"RELEASE {savepoint}")
                 raise
             self._depth -= 1
-            if outer:
-                self._conn.execute("COMMIT")
+            self._conn.execute("COMMIT" if outer else f"RELEASE {savepoint}")
 
     # -- reading --------------------------------------------------------------------------------
     def _where_sql(self, layer: Layer, where: Mapping[str, Any] | None, bbox: BBox | None) -> tuple[str, list[Any]]:

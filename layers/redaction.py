@@ -13,8 +13,8 @@ reference, agency, notes) and ``Layer.generalise_deg`` (exact locations, e.g. of
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Literal, get_args
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, get_args
 
 import geopandas as gpd
 import numpy as np
@@ -23,6 +23,7 @@ import shapely
 
 from layers.catalog import Field, Layer
 from layers.errors import LayerError
+from layers.store import BBox, Store
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,22 @@ def _generalise(frame: gpd.GeoDataFrame, cell_deg: float, min_count: int) -> gpd
     if "location_precision" in out.columns:
         out["location_precision"] = f"grid {cell_deg:g} degrees"
     return out
+
+
+def read_redacted(store: Store, layer: Layer, role: Role, *, bbox: BBox | None = None, where: Mapping[str, Any] | None = None, **kw: Any) -> pd.DataFrame:
+    """Read rows of ``layer`` as ``role`` may see them.
+
+    For a role that sees generalised locations, the bbox is applied *after* generalising, so
+    that shrinking a box around a grid cell cannot single out the exact points inside it.
+    """
+    if role not in SEES_SENSITIVE and layer.generalise_deg and bbox is not None:
+        out = redact(layer, store.read(layer.name, where=where, **kw), role)
+        if out.empty:
+            return out
+        w, s, e, n = bbox
+        xy = out.geometry
+        return out[(xy.x >= w) & (xy.x <= e) & (xy.y >= s) & (xy.y <= n)]
+    return redact(layer, store.read(layer.name, bbox=bbox, where=where, **kw), role)
 
 
 def redact(layer: Layer, frame: pd.DataFrame, role: Role) -> pd.DataFrame:

@@ -21,13 +21,14 @@ import orjson
 from flask import Blueprint, Response, request, url_for
 
 from layers import Layer
+from layers.redaction import read_redacted
 from web.app_state import get_store
 from web.error_pages import API_PREFIX
 from web.errors import NotFoundError
 from web.feature_json import feature_collection
 from web.layer_specs import get_map_layer, layer_spec, map_layers
 from web.params import parse_bbox, parse_limit
-from web.visibility import redact
+from web.visibility import DEFAULT_ROLE
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +75,10 @@ def features(name: str) -> Response:
     limit = parse_limit(request.args.get("limit"), MAX_FEATURES)
     store = get_store()
     where = dict(layer.map_where) or None  # e.g. only the latest period of a time series
-    frame = store.read(layer.name, bbox=bbox, where=where, columns=list(layer.popup), limit=limit + 1)
+    # the one gate: what this viewer may see (generalised locations are cut to the bbox afterwards)
+    frame = read_redacted(store, layer, DEFAULT_ROLE, bbox=bbox, where=where, columns=list(layer.popup), limit=limit + 1)
     truncated = len(frame) > limit
-    frame = redact(layer, frame.iloc[:limit])  # the one gate: what this viewer may see
+    frame = frame.iloc[:limit]
     shown = [layer.field(c) for c in frame.columns if c in layer.field_names]
     matched = store.count(layer.name, bbox=bbox, where=where) if truncated else len(frame)
     if truncated:

@@ -70,3 +70,12 @@ def test_season_order_is_circular_nearest_first_later_on_ties():
         season_order(base, None, 4, 2)
     with pytest.raises(InputShapeError):
         season_order(base, mon, 5, 2)
+
+
+def test_kernels_take_up_to_three_runs_of_valid_codes():
+    from geo.masks import range_bounds
+
+    assert range_bounds(DEFAULT_INVALID) == (4, 7, 1, 0, 1, 0)
+    assert range_bounds((0, 3, 8, 9, 10, 11)) == (1, 2, 4, 7, 1, 0)
+    with pytest.raises(InputShapeError, match="4 runs"):
+        range_bounds((0, 2, 4, 6))

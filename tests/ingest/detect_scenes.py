@@ -54,6 +54,11 @@ def paint(stack: dict[str, np.ndarray], when: slice | int, mask: np.ndarray, spe
     stack["SCL"][when, mask] = scl
 
 
+def as_written(band: np.ndarray) -> np.ndarray:
+    """A band's values as :func:`write_stack` stores them (rounded uint16)."""
+    return np.clip(np.rint(band), 0, 65535).astype(np.uint16)
+
+
 def write_stack(stack: dict[str, np.ndarray], days: list[dt.date], folder: Path) -> None:
     """One uint16 GeoTIFF per date (DEFLATE, tiled), bands described, date in ``TIFFTAG_DATETIME``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -64,7 +69,7 @@ def write_stack(stack: dict[str, np.ndarray], days: list[dt.date], folder: Path)
     for t, day in enumerate(days):
         with rasterio.open(folder / f"S2_{day:%Y%m%d}.tif", "w", **profile) as dst:
             for k, name in enumerate(names, start=1):
-                dst.write(np.clip(np.rint(stack[name][t]), 0, 65535).astype(np.uint16), k)
+                dst.write(as_written(stack[name][t]), k)
                 dst.set_band_description(k, name)
             dst.update_tags(TIFFTAG_DATETIME=f"{day:%Y:%m:%d} 00:00:00")
 

@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
+import rasterio.features
 import shapely
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import from_bounds
@@ -27,6 +28,7 @@ from tests.ingest.detect_scenes import (
     RES,
     SOIL,
     WEST,
+    as_written,
     dates,
     forest_stack,
     paint,
@@ -81,7 +83,7 @@ def test_a_clearing_across_window_boundaries_is_one_polygon(store, stack):
     # the same kernel and objects on the whole grid at once, in memory
     b = stack
     n = 16
-    change = detect_change(*(b[k][:n].astype(np.uint16) for k in ("B04", "B08", "B12")), b["SCL"][:n].astype(np.uint8), 10,
+    change = detect_change(*(as_written(b[k][:n]) for k in ("B04", "B08", "B12")), as_written(b["SCL"][:n]).astype(np.uint8), 10,
                            params_from(settings), dates=DAYS[:n])
     whole = clearing_objects(change, transform(), CRS, DAYS[10:n], settings.mmu_ha).to_crs("EPSG:4326")
     assert sorted(got["area_ha"]) == pytest.approx(sorted(whole["area_ha"]))
@@ -177,3 +179,60 @@ def test_params_follow_the_settings(tmp_path: Path):
     p = params_from(settings)
     assert isinstance(p, ChangeParams)
     assert (p.season_observations, p.nir_rise_max, p.cloud_dilation_px, p.low_quantile) == (7, 0.2, 3, 0.2)
+
+
+@pytest.mark.parametrize("tile_px", [64, 1])  # SCL decoded by rows of tiles, or read per window with its halo
+def test_windows_give_exactly_the_whole_grid_result(tmp_path: Path, stack, tile_px):
+    """Cloud masks grow across window edges as on the whole grid; an AOI cuts windows; nothing differs."""
+    from rasterio.windows import Window
+
+    from geo.change import FlaggedPixels
+    from ingest.detect_windows import WindowTask, assemble, plan_windows, run_windows, split_by_aoi
+    from ingest.imagery.local import open_scene
+
+    s = {k: v.copy() for k, v in stack.items()}
+    paint(s, 12, pixel_box(slice(30, 110), slice(40, 64), SHAPE), CLOUD, 9)  # ends on a window edge: grows into the next
+    paint(s, 14, pixel_box(slice(64, 70), slice(0, 192), SHAPE), CLOUD, 8)  # a band along a row of window edges
+    write_stack(s, DAYS, tmp_path / "scenes")
+    scenes = [open_scene(p) for p in sorted((tmp_path / "scenes").glob("*.tif"))]
+    params = params_from(settings_for(tmp_path / "x.gpkg"))
+    aoi = shapely.Point(WEST + 120 * RES, NORTH - 110 * RES).buffer(70 * RES)  # a disc: windows cut, one corner outside
+    region = Window(0, 0, SHAPE[1], SHAPE[0])
+    windows, masks = split_by_aoi(aoi, scenes[0], plan_windows(region, 64, tile_px))
+    assert 0 < len(windows) < 9 and any(m is not None for m in masks)
+    half = len(windows) // 2
+    tasks = [WindowTask(tuple(scenes), scenes[0], tuple(windows[a:b]), (0, 0, SHAPE[1], SHAPE[0]), 10, tuple(DAYS),
+                        ("B04", "B08", "B12"), params, tuple(masks[a:b]), None, (0, 0), tile_px)
+             for a, b in ((0, half), (half, len(windows)))]
+    pixels, _, _ = assemble(run_windows(tasks, threads=2), (0, 0, SHAPE[1], SHAPE[0]), (0, 0))
+    whole = detect_change(*(as_written(s[k]) for k in ("B04", "B08", "B12")), as_written(s["SCL"]).astype(np.uint8), 10, params, dates=DAYS)
+    inside = rasterio.features.geometry_mask([aoi], out_shape=SHAPE, transform=transform(), invert=True)
+    whole.status[~inside] = 255
+    expected = FlaggedPixels.from_result(whole)
+    assert len(expected) > 1000
+    for name in ("index", "status", "first", "last", "ndvi_drop", "nbr_drop"):
+        assert np.array_equal(getattr(pixels, name), getattr(expected, name), equal_nan=True), name
+
+
+def test_a_scene_on_another_grid_is_read_warped_onto_the_reference(tmp_path: Path):
+    from rasterio.windows import Window
+
+    from ingest.imagery.local import open_scene
+    from ingest.imagery.reader import read_bands
+
+    s = forest_stack(2, (32, 32))
+    s["B04"][:] = np.arange(32 * 32, dtype=np.float32).reshape(1, 32, 32) + 1
+    write_stack(s, DAYS[:2], tmp_path / "a")
+    ref = open_scene(next((tmp_path / "a").glob("*.tif")))
+    shifted = tmp_path / "shifted.tif"  # the same pixels, on a grid two pixels to the east
+    with rasterio.open(ref.path) as src:
+        profile = src.profile | {"transform": transform() @ rasterio.Affine.translation(2, 0)}
+        with rasterio.open(shifted, "w", **profile) as dst:
+            dst.write(src.read())
+            dst.descriptions = src.descriptions
+            dst.update_tags(**src.tags())
+    other = open_scene(shifted)
+    got = read_bands(other, ref, Window(-1, 0, 34, 32), ("B04",))[0]
+    want = as_written(s["B04"][0])
+    assert (got[:, :3] == 0).all() and (got[:, 33] == 0).all()  # nothing there, or outside the reference raster
+    assert np.array_equal(got[:, 3:33], want[:, :30])

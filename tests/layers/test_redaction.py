@@ -41,3 +41,33 @@ def test_visible_fields_and_unknown_role():
     assert [f.name for f in visible_fields(SEIZURES, names, "planner")] == names
     with pytest.raises(LayerError, match="unknown role 'guest'"):
         redact(SEIZURES, seizures(), "guest")  # type: ignore[arg-type]
+
+
+def test_ngo_export_cannot_single_out_points_with_a_bbox_or_filter_on_hidden_fields(tmp_path):
+    from layers import open_store
+    from layers.export import export_layer, parse_where
+
+    store = open_store(tmp_path / "s.gpkg")
+    store.upsert("seizures", seizures())
+    out = tmp_path / "x.geojson"
+    # a box around one real point only: the cell is still judged on all its points
+    n = export_layer(store, "seizures", out, bbox=(107.405, 13.605, 107.415, 13.615), role="ngo")
+    assert n == 0  # the generalised point (cell centre 107.45, 13.65) lies outside this box
+    assert export_layer(store, "seizures", out, bbox=(107.44, 13.64, 107.46, 13.66), role="ngo") == 3
+    assert export_layer(store, "seizures", out, bbox=(107.405, 13.605, 107.415, 13.615), role="planner") == 1
+    with pytest.raises(ValueError, match="FIELD one of"):
+        parse_where("seizures", ["agency=X"], "ngo")
+    with pytest.raises(LayerError, match="cannot filter"):
+        export_layer(store, "seizures", out, where={"agency": "X"}, role="ngo")
+
+
+def test_nested_transaction_failure_undoes_only_its_own_writes(tmp_path):
+    from layers import open_store
+
+    store = open_store(tmp_path / "s.gpkg")
+    with store.transaction():
+        store.upsert("seizures", seizures().iloc[:1])
+        with pytest.raises(RuntimeError), store.transaction():
+            store.upsert("seizures", seizures().iloc[1:2])
+            raise RuntimeError("inner")
+    assert store.read("seizures")["seizure_id"].tolist() == ["a"]
