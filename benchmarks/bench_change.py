@@ -261,6 +261,10 @@ def part_detector(quick: bool, work: Path) -> dict[str, float]:
 FILE_PARTS = {"generate": part_generate, "decode": part_decode, "detector": part_detector, "e2e": part_e2e}
 
 
+def times(results: list[dict[str, float]]) -> str:
+    return ", ".join(f"{r['seconds']:.2f}" for r in results)
+
+
 def child(part: str, quick: bool, work: Path) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--part", part, "--work", str(work)] + (["--quick"] if quick else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ | {"PYTHONWARNINGS": "ignore"})
@@ -280,7 +284,14 @@ def main() -> None:
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench_change_") as tmp:
         work = Path(tmp)
-        r = {p: child(p, args.quick, work) for p in ("bandwidth", "kernel", "numpy", "generate", "decode", "detector", "e2e")}
+        r = {p: child(p, args.quick, work) for p in ("bandwidth", "kernel", "numpy", "generate")}
+        # decode and detector alternate, twice each (the faster of two is printed: a shared VM is noisy)
+        runs: dict[str, list[dict[str, float]]] = {"decode": [], "detector": []}
+        for _ in range(2):
+            for p in runs:
+                runs[p].append(child(p, args.quick, work))
+        r |= {p: min(v, key=lambda x: x["seconds"]) for p, v in runs.items()}
+        r["e2e"] = child("e2e", args.quick, work)
     bw, k, b, g, d, x, e = (r[p] for p in ("bandwidth", "kernel", "numpy", "generate", "decode", "detector", "e2e"))
     emit(f"bench_change{' --quick' if args.quick else ''}: {os.cpu_count()} cores; each part in its own process (peak RSS per part)")
     emit(f"  memory bandwidth (NumPy copy of {bw['mb']:.0f} MB, read + write): {bw['gb_s_1']:.1f} GB/s on 1 thread, {bw['gb_s_2']:.1f} GB/s on 2")
@@ -289,11 +300,14 @@ def main() -> None:
     emit(f"  (b) whole-array float64 NumPy, {b['side']}^2 px x {b['dates']} dates: {b['numpy_s']:.2f} s vs kernel {b['kernel_s']:.3f} s: "
          f"kernel {b['speedup']:.0f}x faster (target >= 20x); outputs identical ({b['flagged_px']} px flagged); peak RSS {b['rss_mb']:.0f} MB")
     emit(f"  tile: {g['size']}^2 px x 2 dates, 8 bands, tiled DEFLATE GeoTIFFs, {g['file_mb']:.0f} MB on disk")
-    emit(f"  decode alone, {d['bands']} bands (B04 B08 B12 SCL x 2 dates), 1024-px windows on {os.cpu_count()} threads: {d['seconds']:.2f} s; peak RSS {d['rss_mb']:.0f} MB")
-    emit(f"  detect end to end, without quicklooks: {x['seconds']:.2f} s = {x['seconds'] / d['seconds']:.2f}x the decode time (target <= 1.5x); "
+    emit(f"  decode alone, {d['bands']} bands (B04 B08 B12 SCL x 2 dates), 1024-px windows on {os.cpu_count()} threads: {d['seconds']:.2f} s "
+         f"(best of {times(runs['decode'])}); peak RSS {d['rss_mb']:.0f} MB")
+    emit(f"  detect end to end, without quicklooks: {x['seconds']:.2f} s (best of {times(runs['detector'])}) "
+         f"= {x['seconds'] / d['seconds']:.2f}x the decode time (target <= 1.5x); "
          f"peak RSS {x['rss_mb']:.0f} MB (target < 1024)")
-    emit(f"  detect end to end, with quicklooks (a second run): {e['seconds']:.2f} s = {e['seconds'] / d['seconds']:.2f}x; peak RSS {e['rss_mb']:.0f} MB")
-    emit(f"    {x['message']}")
+    emit(f"  detect end to end, with quicklooks (a later run over the same store): {e['seconds']:.2f} s = {e['seconds'] / d['seconds']:.2f}x; "
+         f"peak RSS {e['rss_mb']:.0f} MB")
+    emit(f"    first run: {runs['detector'][0]['message']}")
     emit(f"  total {time.perf_counter() - t_start:.0f} s")
 
 

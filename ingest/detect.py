@@ -161,7 +161,7 @@ def detect(store: Store, settings: Settings, *, aoi: str, baseline: Period, moni
         tasks = [
             WindowTask(tuple(scenes), ref, tuple(w for w, _ in band), box, len(base), tuple(s.acquired for s in scenes),
                        ("B04", "B08", SWIR_BAND[settings.swir_index]), params, tuple(m for _, m in band), forest, origin, tile)
-            for band in _bands(list(rows.values()), 4 * workers)
+            for band in _bands(list(rows.values()), workers)
         ]
         logger.info("detect %s: %d x %d px, %d baseline and %d monitoring scenes, windows of %d px",
                     aoi, box[2], box[3], len(base), len(mon), side)
@@ -198,10 +198,16 @@ def detect(store: Store, settings: Settings, *, aoi: str, baseline: Period, moni
     return run
 
 
-def _bands(rows: list[list[tuple[tuple[int, int, int, int], bytes | None]]], n: int) -> list[list[tuple[tuple[int, int, int, int], bytes | None]]]:
-    """Consecutive rows of windows grouped into about ``n`` tasks (the rows of a task share decoded SCL)."""
-    per = max(1, -(-len(rows) // max(n, 1)))
-    return [[w for row in rows[i:i + per] for w in row] for i in range(0, len(rows), per)]
+def _bands(rows: list[list[tuple[tuple[int, int, int, int], bytes | None]]], workers: int) -> list[list[tuple[tuple[int, int, int, int], bytes | None]]]:
+    """Consecutive rows of windows grouped into tasks (a task's rows share their decoded SCL).
+
+    Bands of two rows first, single rows for the last ``2 * workers`` rows: the last tasks are
+    small, so the workers finish together.
+    """
+    tail = min(len(rows), 2 * workers)
+    head = len(rows) - tail
+    bands = [[w for row in rows[i:min(i + 2, head)] for w in row] for i in range(0, head, 2)]
+    return bands + [list(row) for row in rows[head:]]
 
 
 def _tile_px(scene: LocalScene) -> int:
