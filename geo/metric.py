@@ -12,12 +12,6 @@ from numpy.typing import NDArray
 EQUAL_AREA_CRS = "EPSG:6933"  # WGS 84 / NSIDC EASE-Grid 2.0 Global: areas, not distances
 
 
-def utm_crs(lon: float, lat: float) -> str:
-    """EPSG code of the WGS 84 UTM zone holding (lon, lat)."""
-    zone = int(np.clip(np.floor((lon + 180.0) / 6.0) + 1, 1, 60))
-    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
-
-
 def utm_groups(geoms: gpd.GeoSeries) -> Iterator[tuple[str, NDArray[np.intp]]]:
     """(UTM CRS, positions) for the geometries grouped by the UTM zone of their representative point.
 

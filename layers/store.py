@@ -5,7 +5,7 @@ All geometries are kept in EPSG:4326 (lon/lat); analyses reproject what they nee
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,9 +106,3 @@ def open_store(url: str | Path, *, create: bool = True) -> Store:
     if path.suffix.lower() != ".gpkg":
         raise StoreError(f"{path}: a GeoPackage store path must end in .gpkg")
     return GeoPackageStore(path, create=create)
-
-
-def iter_chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
-    """Slices of ``frame`` of at most ``size`` rows."""
-    for start in range(0, len(frame), size):
-        yield frame.iloc[start:start + size]
