@@ -105,10 +105,10 @@ class ChangeResult:
 
     def crop(self, rows: slice, cols: slice) -> ChangeResult:
         """The part of the result in ``rows`` x ``cols`` (copies)."""
-        return ChangeResult(*(np.ascontiguousarray(getattr(self, f)[rows, cols]) for f in _FIELDS))
+        return ChangeResult(*(np.ascontiguousarray(getattr(self, f)[rows, cols]) for f in RESULT_FIELDS))
 
 
-_FIELDS = ("status", "first", "last", "ndvi_drop", "nbr_drop", "baseline_ndvi")
+RESULT_FIELDS = ("status", "first", "last", "ndvi_drop", "nbr_drop", "baseline_ndvi")  # ChangeResult, in order
 
 
 @dataclass
@@ -184,6 +184,17 @@ def _common(params: ChangeParams, n_baseline: int, n_dates: int, dates: Sequence
     return mask, forest is not None, order, int(max(n_season, 1)), float(params.forest_ndvi_min), float(params.low_quantile), float(params.low_margin)
 
 
+def _result_into(out: ChangeResult | None, rows: int, cols: int) -> ChangeResult:
+    if out is None:
+        return ChangeResult.empty(rows, cols)
+    template = ChangeResult.empty(0, 0)
+    for name in RESULT_FIELDS:
+        a, want = getattr(out, name), getattr(template, name)
+        if a.shape != (rows, cols) or a.dtype != want.dtype or not a.flags.c_contiguous:
+            raise InputShapeError(f"out.{name} must be C-contiguous {want.dtype} of shape {(rows, cols)}; got {a.dtype} {a.shape}")
+    return out
+
+
 def detect_change(
     red: NDArray[np.generic],
     nir: NDArray[np.generic],
@@ -195,6 +206,7 @@ def detect_change(
     dates: Sequence[dt.date] | None = None,
     forest: NDArray[np.generic] | None = None,
     parallel: bool = True,
+    out: ChangeResult | None = None,
 ) -> ChangeResult:
     """Detect forest loss per pixel from reflectance bands.
 
@@ -219,10 +231,14 @@ def detect_change(
         without it forest is median baseline NDVI >= ``forest_ndvi_min``.
     parallel
         Spread rows over numba's threads (``False`` in jobs that parallelise windows).
+    out
+        Arrays to write the result into (C-contiguous, ``(row, col)``), e.g. reused from window
+        to window; a new result by default.
 
     Returns
     -------
     ChangeResult
+        ``out`` when given.
 
     Raises
     ------
@@ -232,7 +248,7 @@ def detect_change(
     """
     n_dates, rows, cols = _check_stack([red, nir, swir, scl], n_baseline, dates, forest)
     codes = dilate_clouds(scl, params.cloud_dilation_px, parallel=parallel) if params.cloud_dilation_px else np.ascontiguousarray(scl, np.uint8)
-    out = ChangeResult.empty(rows, cols)
+    out = _result_into(out, rows, cols)
     mask, use_forest, order, n_season, forest_min, low_q, low_margin = _common(params, n_baseline, n_dates, dates, forest)
     run = kernel.bands_parallel if parallel else kernel.bands_serial
     run(

@@ -161,46 +161,48 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
 @numba.njit(cache=True, nogil=True)
 def _bands_row_one(r, red, nir, swir, scl, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest,
                    forest_min, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
-                   status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
+                   status, first, last, drop_ndvi, drop_swir, base_ndvi, med, cap, start, confirms):  # pragma: no cover - compiled
     """:func:`_bands_row` for one baseline date: that observation is the median, the low quantile
-    and the seasonal reference, so no scratch buffer is needed (same results, bit for bit)."""
+    and the seasonal reference, so no sort is needed (same results, bit for bit).
+
+    Done date by date along the row rather than pixel by pixel: each pass reads one date's
+    planes in order, and the per-pixel state lives in the row buffers ``med``, ``cap``
+    (float64), ``start`` and ``confirms``; ``status`` holds the state, ``drop_*`` the first drop.
+    """
     n_t, _, n_c = red.shape
-    for c in range(n_c):
+    for c in range(n_c):  # the baseline date
         code = scl[0, r, c]
         y0 = np.float64(red[0, r, c])
         x0 = np.float64(nir[0, r, c])
         z0 = np.float64(swir[0, r, c])
-        st = UNASSESSED
-        med = np.nan
-        thr = 0.0
-        nir_cap = 0.0
-        watched = False
-        if in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and code != water and y0 > 0.0 and z0 > 0.0 and x0 > y0 and min_obs <= 1:
-            med = (x0 - y0) / (x0 + y0)
-            thr = med - low_margin
-            nir_cap = x0 * (1.0 + nir_rise)
-            watched = forest[r, c] != 0 if use_forest else med >= forest_min
-            if watched:
-                st = NONE
-        lst = -1
-        start = -1
-        confirms = 0
-        dn0 = np.nan
-        ds0 = np.nan
-        for t in range(1, n_t):
+        usable = in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and code != water and y0 > 0.0 and z0 > 0.0 and x0 > y0 and min_obs <= 1
+        m = (x0 - y0) / (x0 + y0) if usable else np.nan
+        med[c] = m
+        base_ndvi[r, c] = m
+        cap[c] = x0 * (1.0 + nir_rise)
+        watched = usable and (forest[r, c] != 0 if use_forest else m >= forest_min)
+        status[r, c] = NONE if watched else UNASSESSED
+        last[r, c] = -1
+        start[c] = -1
+        confirms[c] = 0
+    for t in range(1, n_t):
+        for c in range(n_c):
             code = scl[t, r, c]
             yi = red[t, r, c]
             xi = nir[t, r, c]
             zi = swir[t, r, c]
             if not (in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and yi > 0 and xi > 0 and zi > 0):
                 continue
-            lst = t - 1
-            if not watched or st == HIGH or code == water or not xi > yi:
+            last[r, c] = t - 1
+            st = status[r, c]
+            if st == UNASSESSED or st == HIGH or code == water or not xi > yi:  # noqa: SIM109 - numba: plain comparisons
                 continue
             x = np.float64(xi)
             y = np.float64(yi)
-            if x > nir_cap:
+            if x > cap[c]:  # brighter than the baseline in NIR: thin cloud or haze
                 continue
+            m = med[c]
+            thr = m - low_margin
             dropped = False
             rs = 0.0
             vn = 0.0
@@ -210,27 +212,26 @@ def _bands_row_one(r, red, nir, swir, scl, lo0, hi0, lo1, hi1, lo2, hi2, water, 
                 if vn <= thr:
                     z = np.float64(zi)
                     vs = (x - z) / (x + z)
+                    x0 = np.float64(nir[0, r, c])
+                    z0 = np.float64(swir[0, r, c])
                     rs = (x0 - z0) / (x0 + z0)
-                    dropped = med - vn >= d_ndvi and rs - vs >= d_swir
+                    dropped = m - vn >= d_ndvi and rs - vs >= d_swir
             if dropped:
-                if start < 0:
-                    start = t - 1
-                    confirms = 0
-                    dn0 = med - vn
-                    ds0 = rs - vs
+                if start[c] < 0:
+                    start[c] = t - 1
+                    confirms[c] = 0
+                    drop_ndvi[r, c] = m - vn
+                    drop_swir[r, c] = rs - vs
                 else:
-                    confirms += 1
-                st = HIGH if confirms >= n_confirm else LOW
-            elif start >= 0:
-                start = -1
-                st = NONE
-        status[r, c] = st
-        last[r, c] = lst
-        base_ndvi[r, c] = med
+                    confirms[c] += 1
+                status[r, c] = HIGH if confirms[c] >= n_confirm else LOW
+            elif start[c] >= 0:
+                start[c] = -1
+                status[r, c] = NONE
+    for c in range(n_c):
+        st = status[r, c]
         if st == LOW or st == HIGH:  # noqa: SIM109 - numba: plain comparisons
-            first[r, c] = start
-            drop_ndvi[r, c] = dn0
-            drop_swir[r, c] = ds0
+            first[r, c] = start[c]
         else:
             first[r, c] = -1
             drop_ndvi[r, c] = np.nan
@@ -243,11 +244,13 @@ def bands_parallel(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wa
                    status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
     nb = max(n_base, 1)
     ns = max(n_season, 1)
+    n_c = red.shape[2]
     for r in numba.prange(red.shape[1]):
         if n_base == 1:
             _bands_row_one(r, red, nir, swir, scl, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest,
                            forest_min, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
-                           status, first, last, drop_ndvi, drop_swir, base_ndvi)
+                           status, first, last, drop_ndvi, drop_swir, base_ndvi,
+                           np.empty(n_c), np.empty(n_c), np.empty(n_c, np.int64), np.empty(n_c, np.int64))
             continue
         _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season,
                    forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
@@ -263,11 +266,13 @@ def bands_serial(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wate
     ns = max(n_season, 1)
     bn, bx, bz, srt, snir = np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb)
     sn, ss = np.empty(ns), np.empty(ns)
+    n_c = red.shape[2]
+    med, cap, start, confirms = np.empty(n_c), np.empty(n_c), np.empty(n_c, np.int64), np.empty(n_c, np.int64)
     for r in range(red.shape[1]):
         if n_base == 1:
             _bands_row_one(r, red, nir, swir, scl, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest,
                            forest_min, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
-                           status, first, last, drop_ndvi, drop_swir, base_ndvi)
+                           status, first, last, drop_ndvi, drop_swir, base_ndvi, med, cap, start, confirms)
             continue
         _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season,
                    forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 
 import geopandas as gpd
+import numba
 import numpy as np
 import rasterio.features
 import shapely
@@ -30,7 +31,8 @@ OUTSIDE = -2  # a pixel or block outside the area of interest (never a gap)
 NEVER = -1  # no valid monitoring observation at all
 
 
-def last_valid_blocks(last: NDArray[np.integer], inside: NDArray[np.bool_] | None = None, block_px: int = GAP_BLOCK_PX) -> NDArray[np.int16]:
+def last_valid_blocks(last: NDArray[np.integer], inside: NDArray[np.bool_] | None = None, block_px: int = GAP_BLOCK_PX,
+                      offset: tuple[int, int] = (0, 0)) -> NDArray[np.int16]:
     """The latest valid observation of each block of pixels.
 
     Parameters
@@ -41,30 +43,55 @@ def last_valid_blocks(last: NDArray[np.integer], inside: NDArray[np.bool_] | Non
     inside
         Optional mask of the pixels to consider (the area of interest); others are ignored.
     block_px
-        Block side, pixels; blocks start at the array's top-left corner, edge blocks are partial.
+        Block side, pixels.
+    offset
+        ``(row, col)`` of the array's first pixel inside its block: blocks start ``offset``
+        pixels before the array's top-left corner (a window not on the block grid); edge
+        blocks are partial.
 
     Returns
     -------
     numpy.ndarray
-        int16, shape ``(ceil(row / block_px), ceil(col / block_px))``: the maximum of ``last``
-        over the block's considered pixels, :data:`OUTSIDE` when it has none.
+        int16, shape ``(ceil((row + offset[0]) / block_px), ceil((col + offset[1]) / block_px))``:
+        the maximum of ``last`` over the block's considered pixels, :data:`OUTSIDE` when it has
+        none.
 
     Raises
     ------
     InputShapeError
-        When ``inside`` has another shape or ``block_px`` < 1.
+        When ``inside`` has another shape, ``block_px`` < 1 or an offset is outside the block.
     """
     if block_px < 1:
         raise InputShapeError(f"block_px must be >= 1, got {block_px}")
     if inside is not None and inside.shape != last.shape:
         raise InputShapeError(f"mask shape {inside.shape} differs from {last.shape}")
+    if not all(0 <= o < block_px for o in offset):
+        raise InputShapeError(f"offset {offset} must lie within a block of {block_px} px")
     rows, cols = last.shape
-    br, bc = -(-rows // block_px), -(-cols // block_px)
-    if inside is None and rows % block_px == 0 and cols % block_px == 0:  # no copy needed
-        return last.reshape(br, block_px, bc, block_px).max(axis=(1, 3)).astype(np.int16)
-    padded = np.full((br * block_px, bc * block_px), OUTSIDE, np.int16)
-    padded[:rows, :cols] = np.where(inside, last, OUTSIDE) if inside is not None else last
-    return padded.reshape(br, block_px, bc, block_px).max(axis=(1, 3)).astype(np.int16)
+    out = np.full((-(-(rows + offset[0]) // block_px), -(-(cols + offset[1]) // block_px)), OUTSIDE, np.int16)
+    mask = np.ones((1, 1), np.bool_) if inside is None else np.ascontiguousarray(inside, np.bool_)
+    _block_max(np.ascontiguousarray(last, np.int16), mask, inside is not None, block_px, offset[0], offset[1], out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_max(last, inside, use_inside, block_px, off_r, off_c, out):  # pragma: no cover - compiled
+    rows, cols = last.shape
+    for r in range(rows):
+        br = (r + off_r) // block_px
+        c = 0
+        bc = 0
+        stop = block_px - off_c
+        while c < cols:  # one block of the row at a time: no division per pixel
+            stop = min(stop, cols)
+            m = out[br, bc]
+            for cc in range(c, stop):
+                if (not use_inside or inside[r, cc]) and last[r, cc] > m:
+                    m = last[r, cc]
+            out[br, bc] = m
+            c = stop
+            stop += block_px
+            bc += 1
 
 
 def observation_gaps(

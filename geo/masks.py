@@ -29,6 +29,7 @@ SCL_CODES = range(0, 12)  # 0 no data .. 11 snow
 SCL_SHADOW, SCL_WATER, SCL_CLOUD_MEDIUM, SCL_CLOUD_HIGH, SCL_CIRRUS = 3, 6, 8, 9, 10
 DILATED = 255  # SCL value written over pixels inside a grown cloud or shadow mask (never valid)
 MAX_RANGES = 6  # the most runs of valid codes that 0..11 can hold
+GROWING_CLASSES = (SCL_SHADOW, SCL_CLOUD_MEDIUM, SCL_CLOUD_HIGH, SCL_CIRRUS)  # the masks dilate_clouds grows by default
 
 
 def range_bounds(invalid_classes: Sequence[int]) -> tuple[int, int, int, int, int, int]:
@@ -133,7 +134,7 @@ def _dilate_serial(scl, grow, radius, out):  # pragma: no cover - compiled
 def dilate_clouds(
     scl: NDArray[np.integer],
     radius_px: int,
-    classes: Sequence[int] = (SCL_SHADOW, SCL_CLOUD_MEDIUM, SCL_CLOUD_HIGH, SCL_CIRRUS),
+    classes: Sequence[int] = GROWING_CLASSES,
     *,
     parallel: bool = True,
 ) -> NDArray[np.uint8]:
@@ -177,6 +178,33 @@ def dilate_clouds(
     stack = codes if codes.ndim == 3 else codes[None]
     (_dilate_parallel if parallel else _dilate_serial)(stack, grow, int(radius_px), out if out.ndim == 3 else out[None])
     return out
+
+
+def classes_present(scl: NDArray[np.uint8], classes: Sequence[int] = GROWING_CLASSES) -> NDArray[np.bool_]:
+    """Per date of a ``(date, row, col)`` uint8 SCL stack: does any pixel hold one of ``classes``?
+
+    One pass, no temporary array: a job asks this of each block it decodes, so that windows with
+    no cloud or shadow skip the dilation.
+    """
+    if scl.ndim != 3 or scl.dtype != np.uint8:
+        raise InputShapeError(f"SCL must be a (date, row, col) uint8 stack; got {scl.dtype} {scl.shape}")
+    table = np.zeros(256, dtype=np.bool_)
+    table[np.asarray(list(classes), dtype=np.int64)] = True
+    out = np.zeros(scl.shape[0], dtype=np.bool_)
+    _present(scl, table, out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _present(scl, table, out):  # pragma: no cover - compiled
+    for t in range(scl.shape[0]):
+        found = False
+        for r in range(scl.shape[1]):
+            for c in range(scl.shape[2]):
+                found |= table[scl[t, r, c]]
+            if found:
+                break
+        out[t] = found
 
 
 def valid_observations(

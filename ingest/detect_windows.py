@@ -1,12 +1,17 @@
 """The windowed part of ``ecowatch detect``: read each window of the scenes, run the change kernel,
 keep what the job needs.
 
-A task (:func:`process_windows`) takes a row of windows with the scenes open; for each window it
-reads the bands of every date (SCL with a halo for the cloud-mask dilation), runs
-:func:`geo.change.detect_change` single-threaded, and keeps only the flagged pixels (sparse),
-the last-valid-observation blocks for observation gaps and a few counts: memory follows the
-window, never the scene. Tasks run through Dask: local threads by default, or a
-``distributed`` cluster given its scheduler address. Results are assembled by
+A window is read band by band straight into its stack; its SCL comes from :class:`SclBlocks`,
+which decodes the SCL of the reference grid a block (a file tile) at a time, each block once
+however many windows' cloud-dilation halos reach into it, and grows the cloud and shadow masks
+only for dates where a block holds any. The kernel (:func:`geo.change.detect_change`, single
+threaded, GIL released) then keeps only the flagged pixels (sparse), the last-valid-observation
+blocks for observation gaps and a few counts: memory follows the window, never the scene.
+
+Windows run through Dask. On local threads (the default) every window is a task of its own, all
+sharing one :class:`SclBlocks` and one open reader per thread, so that the threads finish
+together. On a ``distributed`` cluster, given its scheduler address, a task is a row of windows
+with its own reader and blocks (workers may be other processes). Results are assembled by
 position, so any scheduler, worker count or completion order gives the same arrays.
 """
 
@@ -17,8 +22,11 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -28,17 +36,27 @@ import shapely
 from numpy.typing import NDArray
 from rasterio.windows import Window
 
-from geo.change import UNASSESSED, ChangeParams, FlaggedPixels, detect_change
+from geo.change import (
+    RESULT_FIELDS,
+    UNASSESSED,
+    ChangeParams,
+    ChangeResult,
+    FlaggedPixels,
+    detect_change,
+)
 from geo.gaps import GAP_BLOCK_PX, OUTSIDE, last_valid_blocks
-from geo.masks import dilate_clouds
+from geo.masks import GROWING_CLASSES, classes_present, dilate_clouds
 from ingest.imagery.local import LocalScene
-from ingest.imagery.reader import SceneReader, read_cover
+from ingest.imagery.reader import GDAL_OPTIONS, SceneReader, read_cover
 
 logger = logging.getLogger(__name__)
 
 WINDOW_STEP = 64  # window sides are multiples of this (and so of the gap block size)
 BYTES_PER_PIXEL_DATE = 2 + 2 + 2 + 1  # red, nir, swir (uint16) and SCL (uint8)
-ROW_SCL_BYTES = 64 * 2**20  # SCL kept decoded by rows of tiles, up to this size
+SCL_CACHE_BYTES = 128 * 2**20  # decoded SCL blocks kept at most (least recently used go first)
+STRIP_ROWS = 256  # block height over scenes that are not tiled (blocks are then whole rows of the region)
+
+Box = tuple[int, int, int, int]  # col_off, row_off, width, height on the reference grid
 
 
 @dataclass(frozen=True)
@@ -51,8 +69,8 @@ class Forest:
 
 @dataclass(frozen=True)
 class WindowTask:
-    """Everything a task needs: rows of windows, done in order with the scenes open (picklable,
-    for Dask workers in other processes).
+    """Everything a task needs: windows, done in order with the scenes open (picklable, for
+    Dask workers in other processes).
 
     ``windows`` are in the reference grid; ``region`` is the area of that grid being processed,
     whose origin the results are indexed from.
@@ -60,8 +78,8 @@ class WindowTask:
 
     scenes: tuple[LocalScene, ...]
     ref: LocalScene
-    windows: tuple[tuple[int, int, int, int], ...]  # col_off, row_off, width, height (reference grid), row by row
-    region: tuple[int, int, int, int]
+    windows: tuple[Box, ...]  # row by row
+    region: Box
     n_baseline: int
     dates: tuple[dt.date, ...]
     bands: tuple[str, str, str]  # red, nir, swir
@@ -69,14 +87,18 @@ class WindowTask:
     inside: tuple[bytes | None, ...]  # per window: its pixels inside the AOI (np.packbits), None when all are
     forest: Forest | None
     origin: tuple[int, int] = (0, 0)  # (col, row) of the window grid and of the gap-block grid
-    tile_px: int = 1  # the scenes' tile size: SCL is decoded by rows of tiles
+    tile_px: int = 1  # the scenes' tile size (1: not tiled): SCL is decoded by blocks of it
+
+    def one(self, k: int) -> WindowTask:
+        """The task of window ``k`` alone."""
+        return replace(self, windows=(self.windows[k],), inside=(self.inside[k],))
 
 
 @dataclass
 class WindowOutcome:
     """What a window gives back: flagged pixels (region-indexed) and gap blocks."""
 
-    window: tuple[int, int, int, int]
+    window: Box
     pixels: FlaggedPixels
     gap_blocks: NDArray[np.int16]
     n_assessed: int
@@ -87,8 +109,8 @@ def window_side(window_px: int, memory_mb: int, n_dates: int, region: Window, wo
 
     At most ``window_px``; small enough that one window's input stack stays within ``memory_mb``;
     and, when the region allows, small enough to give every worker at least two windows. A
-    multiple of the scenes' tile size ``tile_px`` when it can be (so that no tile is decoded
-    twice), else of :data:`WINDOW_STEP`.
+    multiple of the scenes' tile size ``tile_px`` when it can be (so that a window's own blocks
+    are whole tiles), else of :data:`WINDOW_STEP`.
     """
     by_memory = math.isqrt(max(memory_mb, 1) * 1_000_000 // max(n_dates * BYTES_PER_PIXEL_DATE, 1))
     by_work = math.isqrt(max(int(region.width) * int(region.height) // max(2 * workers, 1), 1))
@@ -102,7 +124,7 @@ def grid_origin(region: Window, align_px: int) -> tuple[int, int]:
     return int(region.col_off) // align_px * align_px, int(region.row_off) // align_px * align_px
 
 
-def plan_windows(region: Window, side: int, align_px: int = 1) -> list[tuple[int, int, int, int]]:
+def plan_windows(region: Window, side: int, align_px: int = 1) -> list[Box]:
     """Windows of ``side`` pixels from :func:`grid_origin`, cut to ``region``."""
     c_org, r_org = grid_origin(region, align_px)
     c_end, r_end = int(region.col_off + region.width), int(region.row_off + region.height)
@@ -116,15 +138,147 @@ def plan_windows(region: Window, side: int, align_px: int = 1) -> list[tuple[int
     return out
 
 
-def process_windows(task: WindowTask) -> list[WindowOutcome]:
-    """Detect change in each window of the task, keeping the flagged pixels and gap blocks.
+class SclBlocks:
+    """SCL of a job's scenes on the reference grid, decoded a block at a time and shared by the
+    windows whose extent or cloud-dilation halo reaches into it (thread-safe).
 
-    The task's windows are consecutive rows of windows, done in order with the scenes open.
-    Reflectance is read for each window exactly. SCL is needed with a halo as wide as the
-    cloud-mask dilation (clouds just outside a window still grow into it): it is decoded by
-    whole rows of tiles, each once, and kept while the windows need it (:class:`_SclRows`),
-    when that fits :data:`ROW_SCL_BYTES` (e.g. a pair of dates); else read per window with its
-    halo.
+    Blocks are the scene files' tiles when they are tiled (so a block is one tile decoded once),
+    else strips of :data:`STRIP_ROWS` rows across the region. Every block is decoded once and
+    kept until the last window needing it has taken it (counted from the windows given here),
+    within :data:`SCL_CACHE_BYTES` (least recently used first out; a block evicted early is
+    decoded again). With each block goes, per date, whether it holds any class whose mask grows:
+    a window dilates only the dates that have one.
+    """
+
+    def __init__(self, task: WindowTask, windows: Sequence[Box], max_bytes: int = SCL_CACHE_BYTES) -> None:
+        self.halo = task.params.cloud_dilation_px
+        self.n_dates = len(task.scenes)
+        if task.tile_px > 1:
+            self.org, self.shape = (0, 0), (task.tile_px, task.tile_px)
+        else:
+            col, row, width, _ = task.region
+            self.org, self.shape = (col - self.halo, row - self.halo), (STRIP_ROWS, width + 2 * self.halo)
+        self.max_bytes = max_bytes
+        self.need = Counter(k for w in windows for k in self._keys(w))
+        self.blocks: OrderedDict[tuple[int, int], tuple[NDArray[np.uint8], NDArray[np.bool_]]] = OrderedDict()
+        self.pending: dict[tuple[int, int], threading.Event] = {}
+        self.lock = threading.Lock()
+        self.decoded = 0  # blocks decoded (more than len(need) only when some were evicted early)
+
+    def _keys(self, window: Box) -> list[tuple[int, int]]:
+        col, row, width, height = window
+        (oc, orow), (bh, bw) = self.org, self.shape
+        h = self.halo
+        rows = range((row - h - orow) // bh, (row + height + h - 1 - orow) // bh + 1)
+        cols = range((col - h - oc) // bw, (col + width + h - 1 - oc) // bw + 1)
+        return [(r, c) for r in rows for c in cols]
+
+    def codes(self, reader: SceneReader, window: Box, out: NDArray[np.uint8] | None = None) -> NDArray[np.uint8]:
+        """SCL of every date over ``window``, shape ``(date, row, col)``, with the cloud and
+        shadow masks grown by the halo (grown pixels are :data:`geo.masks.DILATED`); written
+        into ``out`` when given."""
+        col, row, width, height = window
+        keys = self._keys(window)
+        try:
+            got = [(k, *self._take(reader, k)) for k in keys]
+            out = np.empty((self.n_dates, height, width), np.uint8) if out is None else out
+            self._fill(out, window, got)
+            cloudy = np.zeros(self.n_dates, np.bool_)
+            for _, _, present in got:
+                cloudy |= present
+            h = self.halo
+            if h and cloudy.any():
+                dates = np.flatnonzero(cloudy)
+                big = np.empty((len(dates), height + 2 * h, width + 2 * h), np.uint8)
+                self._fill(big, (col - h, row - h, width + 2 * h, height + 2 * h), got, dates)
+                out[dates] = dilate_clouds(big, h, parallel=False)[:, h:-h, h:-h]
+            return out
+        finally:
+            self._release(keys)
+
+    def _fill(self, dst: NDArray[np.uint8], extent: Box, got: Sequence[tuple[tuple[int, int], NDArray[np.uint8], NDArray[np.bool_]]],
+              dates: NDArray[np.intp] | None = None) -> None:
+        """Copy the blocks' part inside ``extent`` into ``dst``: every date, or only ``dates``."""
+        col, row, width, height = extent
+        (oc, orow), (bh, bw) = self.org, self.shape
+        for (br, bc), data, _ in got:
+            r0, c0 = orow + br * bh, oc + bc * bw
+            top, left = max(r0, row), max(c0, col)
+            bottom, right = min(r0 + bh, row + height), min(c0 + bw, col + width)
+            if bottom <= top or right <= left:
+                continue
+            rows, cols = slice(top - r0, bottom - r0), slice(left - c0, right - c0)
+            dst[:, top - row:bottom - row, left - col:right - col] = data[:, rows, cols] if dates is None else data[dates, rows, cols]
+
+    def _take(self, reader: SceneReader, key: tuple[int, int]) -> tuple[NDArray[np.uint8], NDArray[np.bool_]]:
+        while True:
+            with self.lock:
+                entry = self.blocks.get(key)
+                if entry is not None:
+                    self.blocks.move_to_end(key)
+                    return entry
+                event = self.pending.get(key)
+                mine = event is None
+                if mine:
+                    event = self.pending[key] = threading.Event()
+            assert event is not None
+            if not mine:  # another thread decodes it: wait, then look again
+                event.wait()
+                continue
+            try:
+                (oc, orow), (bh, bw) = self.org, self.shape
+                data = np.ascontiguousarray(reader.stack(Window(oc + key[1] * bw, orow + key[0] * bh, bw, bh), ("SCL",))["SCL"], np.uint8)
+                entry = (data, classes_present(data, GROWING_CLASSES))
+                with self.lock:
+                    self.decoded += 1
+                    if self.need[key] > 0:
+                        self.blocks[key] = entry
+                        self._evict()
+                return entry
+            finally:
+                with self.lock:
+                    del self.pending[key]
+                event.set()
+
+    def _evict(self) -> None:
+        size = sum(d.nbytes for d, _ in self.blocks.values())
+        while size > self.max_bytes and len(self.blocks) > 1:
+            _, (data, _) = self.blocks.popitem(last=False)
+            size -= data.nbytes
+
+    def _release(self, keys: Sequence[tuple[int, int]]) -> None:
+        with self.lock:
+            for k in keys:
+                self.need[k] -= 1
+                if self.need[k] <= 0:
+                    self.blocks.pop(k, None)
+
+
+class Scratch:
+    """Arrays reused from window to window on one thread. A window's stack and kernel output
+    are dropped before the next window is read, so their memory is written again rather than
+    mapped and faulted in afresh (over a full tile that was a tenth of the job's CPU time)."""
+
+    def __init__(self) -> None:
+        self._flat: dict[str, NDArray[Any]] = {}
+
+    def array(self, name: str, shape: tuple[int, ...], dtype: type[np.generic]) -> NDArray[Any]:
+        """A C-contiguous array of ``shape`` (contents undefined), sharing memory with the last one of this name."""
+        size = math.prod(shape)
+        flat = self._flat.get(name)
+        if flat is None or flat.size < size or flat.dtype != dtype:
+            flat = self._flat[name] = np.empty(max(size, 1), dtype)
+        return flat[:size].reshape(shape)
+
+    def result(self, rows: int, cols: int) -> ChangeResult:
+        """Kernel output arrays for a window of ``rows`` x ``cols``."""
+        template = ChangeResult.empty(0, 0)
+        return ChangeResult(*(self.array(f"result.{name}", (rows, cols), getattr(template, name).dtype.type) for name in RESULT_FIELDS))
+
+
+def process_windows(task: WindowTask) -> list[WindowOutcome]:
+    """Detect change in each window of the task with its own reader and SCL blocks (a cluster
+    worker's task: the scenes are opened once for its windows).
 
     Raises
     ------
@@ -133,91 +287,72 @@ def process_windows(task: WindowTask) -> list[WindowOutcome]:
     InputShapeError
         When the scenes do not fit the detector (see :func:`geo.change.detect_change`).
     """
-    halo = task.params.cloud_dilation_px
-    c0 = min(w[0] for w in task.windows)
-    c1 = max(w[0] + w[2] for w in task.windows)
-    height = max(w[3] for w in task.windows)
     with SceneReader(task.scenes, task.ref) as reader:
-        rows = None
-        if task.tile_px > 1 and len(task.scenes) * (height + 2 * halo + 2 * task.tile_px) * (c1 - c0 + 2 * halo) <= ROW_SCL_BYTES:
-            rows = _SclRows(reader, c0 - halo, c1 + halo, task.tile_px)
-        out = []
-        for window, mask in zip(task.windows, task.inside, strict=True):
-            col, row, width, h = window
-            if rows is not None:
-                scl = rows.get(row - halo, h + 2 * halo)[:, :, col - c0:col - c0 + width + 2 * halo]
-            else:
-                scl = reader.stack(Window(col - halo, row - halo, width + 2 * halo, h + 2 * halo), ("SCL",))["SCL"].astype(np.uint8, copy=False)
-            out.append(_process(task, reader, window, _dilate_crop(scl, halo), mask))
-        return out
+        blocks, scratch = SclBlocks(task, task.windows), Scratch()
+        return [_process(task, reader, blocks, scratch, w, m) for w, m in zip(task.windows, task.inside, strict=True)]
 
 
-class _SclRows:
-    """SCL of every date over columns ``[c0, c1)``, decoded by whole rows of tiles, each once.
-
-    Windows are asked for in order of rows; rows of tiles above the last window asked for are
-    dropped.
-    """
-
-    def __init__(self, reader: SceneReader, c0: int, c1: int, tile_px: int) -> None:
-        self.reader, self.c0, self.c1, self.tile = reader, c0, c1, tile_px
-        self.chunks: dict[int, NDArray[np.uint8]] = {}
-        self.last: tuple[int, int, NDArray[np.uint8]] | None = None  # the windows of a row share their strip
-
-    def get(self, row: int, height: int) -> NDArray[np.uint8]:
-        """SCL of rows ``[row, row + height)``, shape ``(date, height, c1 - c0)``."""
-        if self.last is not None and self.last[:2] == (row, height):
-            return self.last[2]
-        first, last = row // self.tile, (row + height - 1) // self.tile
-        for k in [k for k in self.chunks if k < first]:
-            del self.chunks[k]
-        for k in range(first, last + 1):
-            if k not in self.chunks:
-                win = Window(self.c0, k * self.tile, self.c1 - self.c0, self.tile)
-                self.chunks[k] = self.reader.stack(win, ("SCL",))["SCL"].astype(np.uint8, copy=False)
-        joined = np.concatenate([self.chunks[k] for k in range(first, last + 1)], axis=1)
-        strip = joined[:, row - first * self.tile:row - first * self.tile + height]
-        self.last = (row, height, strip)
-        return strip
-
-
-def _dilate_crop(scl: NDArray[np.generic], halo: int) -> NDArray[np.uint8]:
-    """Cloud and shadow masks grown by ``halo``, then the halo cropped off."""
-    codes = np.ascontiguousarray(scl, dtype=np.uint8)
-    if not halo:
-        return codes
-    return np.ascontiguousarray(dilate_clouds(codes, halo, parallel=False)[:, halo:-halo, halo:-halo])
-
-
-def _process(task: WindowTask, reader: SceneReader, window: tuple[int, int, int, int], scl: NDArray[np.uint8], mask: bytes | None) -> WindowOutcome:
+def _process(task: WindowTask, reader: SceneReader, blocks: SclBlocks, scratch: Scratch, window: Box, mask: bytes | None) -> WindowOutcome:
     col, row, width, height = window
     win = Window(col, row, width, height)
+    shape = (len(task.scenes), height, width)
+    scl = blocks.codes(reader, window, out=scratch.array("SCL", shape, np.uint8))
     red, nir, swir = task.bands
-    stack = reader.stack(win, (red, nir, swir))
+    stack = reader.stack(win, (red, nir, swir), out={b: scratch.array(b, shape, np.uint16) for b in task.bands})
     forest = None
     if task.forest is not None:
         cover = read_cover(task.forest.path, task.ref, win)
         forest = (np.nan_to_num(cover, nan=-1.0) >= task.forest.min_cover).astype(np.uint8)
     params = replace(task.params, cloud_dilation_px=0)  # done already, with the halo
     change = detect_change(stack[red], stack[nir], stack[swir], scl, task.n_baseline, params,
-                           dates=list(task.dates), forest=forest, parallel=False)
-    del stack
+                           dates=list(task.dates), forest=forest, parallel=False, out=scratch.result(height, width))
+    del stack, scl
     inside = _inside(mask, height, width)
     if inside is not None:
         change.status[~inside] = UNASSESSED
     r_col, r_row, r_width, _ = task.region
     pixels = FlaggedPixels.from_result(change, row_off=row - r_row, col_off=col - r_col, width=r_width)
-    return WindowOutcome(window, pixels, _gap_blocks(task, window, change.last, inside), int(np.count_nonzero(change.status != UNASSESSED)))
+    offset = ((row - task.origin[1]) % GAP_BLOCK_PX, (col - task.origin[0]) % GAP_BLOCK_PX)
+    gaps = last_valid_blocks(change.last, inside, offset=offset)
+    return WindowOutcome(window, pixels, gaps, int(np.count_nonzero(change.status != UNASSESSED)))
 
 
-def _gap_blocks(task: WindowTask, window: tuple[int, int, int, int], last: NDArray[np.int16], inside: NDArray[np.bool_] | None) -> NDArray[np.int16]:
-    """The window's last-valid blocks on the block grid from ``task.origin`` (the window padded onto it)."""
-    col, row = window[:2]
-    pad_r, pad_c = (row - task.origin[1]) % GAP_BLOCK_PX, (col - task.origin[0]) % GAP_BLOCK_PX
-    if not (pad_r or pad_c):
-        return last_valid_blocks(last, inside)
-    mask = np.ones(last.shape, bool) if inside is None else inside
-    return last_valid_blocks(np.pad(last, ((pad_r, 0), (pad_c, 0))), np.pad(mask, ((pad_r, 0), (pad_c, 0))))
+class _Shared:
+    """What the local threads share over one job's windows: the SCL blocks and one open reader
+    per thread (opening the scenes costs about a millisecond a file, per window otherwise)."""
+
+    def __init__(self, tasks: Sequence[WindowTask]) -> None:
+        first = tasks[0]
+        key = (first.scenes, first.ref, first.region, first.tile_px, first.params.cloud_dilation_px)
+        if any((t.scenes, t.ref, t.region, t.tile_px, t.params.cloud_dilation_px) != key for t in tasks):
+            raise ValueError("the tasks of one run must share their scenes, region, tiling and cloud dilation")
+        self.task = first
+        self.blocks = SclBlocks(first, [w for t in tasks for w in t.windows])
+        self._local = threading.local()  # .mine: this thread's reader and scratch
+        self._readers: list[SceneReader] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def thread(self) -> Iterator[tuple[SceneReader, Scratch]]:
+        """This thread's reader and scratch arrays, inside GDAL's options."""
+        with rasterio.Env(**GDAL_OPTIONS):
+            mine = getattr(self._local, "mine", None)
+            if mine is None:
+                mine = self._local.mine = (SceneReader(self.task.scenes, self.task.ref, own_env=False).__enter__(), Scratch())
+                with self._lock:
+                    self._readers.append(mine[0])
+            yield mine
+
+    def close(self) -> None:
+        with self._lock:
+            for reader in self._readers:
+                reader.__exit__(None, None, None)
+            self._readers = []
+
+
+def _one_window(shared: _Shared, task: WindowTask) -> WindowOutcome:
+    with shared.thread() as (reader, scratch):
+        return _process(task, reader, shared.blocks, scratch, task.windows[0], task.inside[0])
 
 
 def aoi_masks(aoi: shapely.Geometry, ref: LocalScene, windows: Sequence[tuple[int, int, int, int]]) -> list[bytes | None]:
@@ -263,10 +398,11 @@ def run_windows(tasks: Sequence[WindowTask], *, scheduler: str = "", threads: in
     Parameters
     ----------
     tasks
-        Rows of windows.
+        Windows (rows of them), all of one job: same scenes, region and parameters.
     scheduler
-        Address of a ``distributed`` scheduler (``tcp://host:port``); empty runs the tasks on
-        local threads.
+        Address of a ``distributed`` scheduler (``tcp://host:port``): each task runs on a worker
+        with its own reader and SCL blocks. Empty runs every window as a task on local threads,
+        sharing one :class:`SclBlocks`.
     threads
         Local threads (0: one per core); ignored with a scheduler.
     """
@@ -285,21 +421,29 @@ def run_windows(tasks: Sequence[WindowTask], *, scheduler: str = "", threads: in
                 _progress(len(out), total)
         return out
     import dask
+    import dask.threaded
 
     workers = threads or os.cpu_count() or 1
-    logger.info("detect: %d windows in %d tasks on %d local thread(s)", total, len(tasks), workers)
+    logger.info("detect: %d windows on %d local thread(s)", total, workers)
+    shared = _Shared(tasks)
+    singles = [t.one(k) for t in tasks for k in range(len(t.windows))]
     done = [0]
     lock = threading.Lock()
 
-    def task(t: WindowTask) -> list[WindowOutcome]:
-        result = process_windows(t)
+    def one(i: int) -> WindowOutcome:  # tasks are passed by index: Dask would walk a dataclass argument
+        result = _one_window(shared, singles[i])
         with lock:
-            done[0] += len(result)
-            _progress(done[0], total)
+            done[0] += 1
+            if done[0] % 16 == 0 or done[0] == total:
+                _progress(done[0], total)
         return result
 
-    jobs = [dask.delayed(task)(t, pure=False, dask_key_name=f"detect-row-{i:05d}") for i, t in enumerate(tasks)]
-    return [o for part in dask.compute(*jobs, scheduler="threads", num_workers=workers) for o in part]
+    jobs = [dask.delayed(one, pure=False)(i, dask_key_name=f"detect-window-{i:06d}") for i in range(len(singles))]
+    try:  # the threaded scheduler itself: a scheduler named by string makes Dask import distributed to look for a client
+        return list(dask.compute(*jobs, scheduler=dask.threaded.get, num_workers=workers))
+    finally:
+        shared.close()
+        logger.debug("detect: %d SCL blocks decoded for %d needed", shared.blocks.decoded, len(shared.blocks.need))
 
 
 def _progress(done: int, total: int) -> None:

@@ -11,7 +11,7 @@ every band. Scenes on another grid are warped onto the reference grid (nearest n
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import rasterio
@@ -56,14 +56,18 @@ class SceneReader:
     serves the tiles that neighbouring windows share (e.g. a cloud-dilation halo).
     """
 
-    def __init__(self, scenes: Sequence[LocalScene], ref: LocalScene) -> None:
+    def __init__(self, scenes: Sequence[LocalScene], ref: LocalScene, *, own_env: bool = True) -> None:
+        """``own_env=False`` leaves GDAL's options to the caller: a reader opened on one thread
+        and closed on another (a pool of per-thread readers) must not enter a ``rasterio.Env``,
+        which is per thread; reads then run inside the caller's ``rasterio.Env(**GDAL_OPTIONS)``."""
         self.scenes = list(scenes)
         self.ref = ref
-        self._env = rasterio.Env(**GDAL_OPTIONS)
+        self._env = rasterio.Env(**GDAL_OPTIONS) if own_env else None
         self._open: list[tuple[rasterio.io.DatasetReaderBase, ...]] = []
 
     def __enter__(self) -> SceneReader:
-        self._env.__enter__()
+        if self._env is not None:
+            self._env.__enter__()
         try:
             for scene in self.scenes:
                 ds = rasterio.open(scene.path, driver="GTiff")
@@ -83,7 +87,8 @@ class SceneReader:
             for h in handles:
                 h.close()
         self._open = []
-        self._env.__exit__(None, None, None)
+        if self._env is not None:
+            self._env.__exit__(None, None, None)
 
     def bands(self, index: int, win: Window, bands: Sequence[str]) -> NDArray[np.uint16]:
         """Bands of scene ``index`` over a window of the reference grid, as :func:`read_bands`."""
@@ -98,14 +103,43 @@ class SceneReader:
             raise SourceError(str(scene.path), f"cannot read window {win}: {err}") from err
         return _as_dn(data, scene, bands)
 
-    def stack(self, win: Window, bands: Sequence[str]) -> dict[str, NDArray[np.generic]]:
-        """Bands of every scene over a window, as :func:`read_stack`."""
+    def stack(self, win: Window, bands: Sequence[str], out: Mapping[str, NDArray[np.generic]] | None = None) -> dict[str, NDArray[np.generic]]:
+        """Bands of every scene over a window, as :func:`read_stack`.
+
+        Integer scenes are decoded straight into the returned arrays (no intermediate copy);
+        float scenes go through :meth:`bands` for scaling. ``out`` gives the arrays to fill
+        (``(date, row, col)``, uint8 for SCL, else uint16), e.g. reused from window to window.
+        """
         shape = (len(self.scenes), int(win.height), int(win.width))
-        out: dict[str, NDArray[np.generic]] = {b: np.empty(shape, np.uint8 if b == "SCL" else np.uint16) for b in bands}
-        for t in range(len(self.scenes)):
-            data = self.bands(t, win, bands)
-            for k, b in enumerate(bands):
-                out[b][t] = data[k]
+        arrays = {b: np.empty(shape, np.uint8 if b == "SCL" else np.uint16) for b in bands} if out is None else dict(out)
+        for b in bands:
+            want = np.uint8 if b == "SCL" else np.uint16
+            if arrays[b].shape != shape or arrays[b].dtype != want:
+                raise ValueError(f"out[{b!r}] must be {np.dtype(want)} of shape {shape}; got {arrays[b].dtype} {arrays[b].shape}")
+        out = arrays
+        for t, scene in enumerate(self.scenes):
+            src = self._open[t][0]
+            missing = [b for b in bands if b not in scene.bands]
+            if missing:
+                raise SourceError(str(scene.path), f"lacks band(s) {missing}")
+            if scene.scale != REFLECTANCE_SCALE or not all(np.dtype(src.dtypes[scene.bands[b] - 1]).kind == "u" for b in bands):
+                data = self.bands(t, win, bands)
+                for k, b in enumerate(bands):
+                    out[b][t] = data[k]
+                continue
+            inner = win.intersection(Window(0, 0, self.ref.width, self.ref.height)) if _overlaps(win, self.ref.width, self.ref.height) else None
+            for b in bands:
+                if inner is None or inner != win:
+                    out[b][t] = 0
+            if inner is None:
+                continue
+            r0, c0 = int(inner.row_off - win.row_off), int(inner.col_off - win.col_off)
+            rows, cols = slice(r0, r0 + int(inner.height)), slice(c0, c0 + int(inner.width))
+            try:
+                for b in bands:
+                    src.read(scene.bands[b], window=inner, out=out[b][t][rows, cols])
+            except rasterio.errors.RasterioIOError as err:
+                raise SourceError(str(scene.path), f"cannot read window {win}: {err}") from err
         return out
 
 

@@ -5,7 +5,17 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from geo.change import HIGH, LOW, NONE, UNASSESSED, ChangeParams, detect_change, detect_change_ndvi
+from geo.change import (
+    HIGH,
+    LOW,
+    NONE,
+    RESULT_FIELDS,
+    UNASSESSED,
+    ChangeParams,
+    ChangeResult,
+    detect_change,
+    detect_change_ndvi,
+)
 from geo.errors import InputShapeError
 from tests.geo.numpy_change import detect_change_numpy
 
@@ -262,3 +272,23 @@ def test_kernel_equals_the_whole_array_numpy_reference(seed, n_base, n_mon, seas
     for name in ("status", "first", "last", "ndvi_drop", "nbr_drop", "baseline_ndvi"):
         assert np.array_equal(getattr(ours, name), getattr(ref, name), equal_nan=True), name
         assert np.array_equal(getattr(ours, name), getattr(serial, name), equal_nan=True), name
+
+
+@pytest.mark.parametrize("n_base", [1, 4])
+def test_a_reused_result_is_overwritten_entirely(n_base):
+    """``out=``: arrays left dirty by another window give exactly a fresh result."""
+    rng = np.random.default_rng(5)
+    n, shape = n_base + 3, (13, 17)
+    red = (rng.integers(0, 3000, (n, *shape)) // np.r_[[6] * n_base, [1] * 3][:, None, None]).astype(np.uint16)
+    nir = rng.integers(0, 5000, (n, *shape)).astype(np.uint16)
+    swir = rng.integers(0, 4000, (n, *shape)).astype(np.uint16)
+    scl = rng.choice(np.array([0, 4, 4, 4, 5, 9], np.uint8), size=(n, *shape))
+    params = ChangeParams(min_baseline_observations=1)
+    fresh = detect_change(red, nir, swir, scl, n_base, params, parallel=False)
+    dirty = ChangeResult(*(np.full(shape, 7, getattr(fresh, f).dtype) for f in RESULT_FIELDS))
+    got = detect_change(red, nir, swir, scl, n_base, params, parallel=False, out=dirty)
+    assert got is dirty
+    for f in RESULT_FIELDS:
+        assert np.array_equal(getattr(got, f), getattr(fresh, f), equal_nan=True), f
+    with pytest.raises(InputShapeError, match="out.status"):
+        detect_change(red, nir, swir, scl, n_base, params, out=ChangeResult.empty(4, 4))

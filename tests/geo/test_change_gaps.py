@@ -44,3 +44,21 @@ def test_no_gap_gives_an_empty_frame():
     assert gaps.empty and list(gaps.columns) == ["since", "until", "area_ha", "geometry"]
     with pytest.raises(InputShapeError):
         observation_gaps(np.full((2, 2), 12, np.int16), T, "EPSG:32648", DATES, DATES[-1], 30)
+
+
+def test_blocks_of_a_window_off_the_block_grid_equal_those_of_the_padded_window():
+    rng = np.random.default_rng(3)
+    last = rng.integers(-1, 9, (37, 29)).astype(np.int16)
+    inside = rng.random((37, 29)) > 0.3
+    for off in [(0, 0), (3, 5), (7, 1)]:
+        padded = np.pad(last, ((off[0], 0), (off[1], 0)))
+        mask = np.pad(inside, ((off[0], 0), (off[1], 0)))  # the padding is outside
+        expected = last_valid_blocks(padded, mask)
+        assert np.array_equal(last_valid_blocks(last, inside, offset=off), expected)
+        # reference: the maximum over each block's considered pixels, by slicing
+        for br in range(expected.shape[0]):
+            for bc in range(expected.shape[1]):
+                part = padded[br * 8:br * 8 + 8, bc * 8:bc * 8 + 8][mask[br * 8:br * 8 + 8, bc * 8:bc * 8 + 8]]
+                assert expected[br, bc] == (part.max() if part.size else OUTSIDE)
+    with pytest.raises(InputShapeError):
+        last_valid_blocks(last, offset=(8, 0))

@@ -236,3 +236,34 @@ def test_a_scene_on_another_grid_is_read_warped_onto_the_reference(tmp_path: Pat
     want = as_written(s["B04"][0])
     assert (got[:, :3] == 0).all() and (got[:, 33] == 0).all()  # nothing there, or outside the reference raster
     assert np.array_equal(got[:, 3:33], want[:, :30])
+
+
+@pytest.mark.parametrize(("tile_px", "side", "max_bytes"), [(64, 64, None), (64, 96, None), (1, 64, None), (64, 64, 1)])
+def test_scl_blocks_give_each_window_the_whole_grid_dilation(tmp_path: Path, stack, tile_px, side, max_bytes):
+    """Windows on or off the tile grid, tiled or striped files, a cache too small for one block:
+    every window's SCL is the whole grid's dilated SCL cut to it; blocks are decoded once when
+    the cache holds them, again (not wrongly) when it does not."""
+    from geo.masks import dilate_clouds
+    from ingest.detect_windows import SclBlocks, WindowTask, plan_windows
+    from ingest.imagery.local import open_scene
+    from ingest.imagery.reader import SceneReader
+
+    s = {k: v.copy() for k, v in stack.items()}
+    paint(s, 12, pixel_box(slice(30, 110), slice(40, 64), SHAPE), CLOUD, 9)
+    paint(s, 14, pixel_box(slice(63, 66), slice(0, 192), SHAPE), CLOUD, 3)  # shadow along a row of tile edges
+    write_stack(s, DAYS, tmp_path / "scenes")
+    scenes = tuple(open_scene(p) for p in sorted((tmp_path / "scenes").glob("*.tif")))
+    params = ChangeParams(cloud_dilation_px=2)
+    windows = plan_windows(rasterio.windows.Window(0, 0, SHAPE[1], SHAPE[0]), side, tile_px)
+    task = WindowTask(scenes, scenes[0], tuple(windows), (0, 0, SHAPE[1], SHAPE[0]), 10, tuple(DAYS), ("B04", "B08", "B12"),
+                      params, tuple(None for _ in windows), None, (0, 0), tile_px)
+    blocks = SclBlocks(task, windows) if max_bytes is None else SclBlocks(task, windows, max_bytes=max_bytes)
+    whole = dilate_clouds(as_written(s["SCL"]).astype(np.uint8), 2)
+    with SceneReader(scenes, scenes[0]) as reader:
+        for col, row, w, h in reversed(windows):  # any order
+            assert np.array_equal(blocks.codes(reader, (col, row, w, h)), whole[:, row:row + h, col:col + w])
+    assert not blocks.blocks  # every block dropped once its last window took it
+    if max_bytes is None:
+        assert blocks.decoded == len(blocks.need)
+    else:
+        assert blocks.decoded > len(blocks.need)
