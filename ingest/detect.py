@@ -199,7 +199,7 @@ def detect(store: Store, settings: Settings, *, aoi: str, baseline: Period, moni
 
 
 def _bands(rows: list[list[tuple[tuple[int, int, int, int], bytes | None]]], workers: int) -> list[list[tuple[tuple[int, int, int, int], bytes | None]]]:
-    """Consecutive rows of windows grouped into tasks (a task's rows share their decoded SCL).
+    """Consecutive rows of windows grouped into tasks for a Dask cluster (a task's rows share their decoded SCL; local runs take every window as a task).
 
     Bands of two rows first, single rows for the last ``2 * workers`` rows: the last tasks are
     small, so the workers finish together.

@@ -10,7 +10,7 @@ blocks for observation gaps and a few counts: memory follows the window, never t
 
 Windows run through Dask. On local threads (the default) every window is a task of its own, all
 sharing one :class:`SclBlocks` and one open reader per thread, so that the threads finish
-together. On a ``distributed`` cluster, given its scheduler address, a task is a row of windows
+together. On a ``distributed`` cluster, given its scheduler address, a task is one or two rows of windows
 with its own reader and blocks (workers may be other processes). Results are assembled by
 position, so any scheduler, worker count or completion order gives the same arrays.
 """

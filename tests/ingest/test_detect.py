@@ -181,7 +181,7 @@ def test_params_follow_the_settings(tmp_path: Path):
     assert (p.season_observations, p.nir_rise_max, p.cloud_dilation_px, p.low_quantile) == (7, 0.2, 3, 0.2)
 
 
-@pytest.mark.parametrize("tile_px", [64, 1])  # SCL decoded by rows of tiles, or read per window with its halo
+@pytest.mark.parametrize("tile_px", [64, 1])  # SCL decoded by tiles, or by strips of an untiled file
 def test_windows_give_exactly_the_whole_grid_result(tmp_path: Path, stack, tile_px):
     """Cloud masks grow across window edges as on the whole grid; an AOI cuts windows; nothing differs."""
     from rasterio.windows import Window
