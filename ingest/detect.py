@@ -92,7 +92,7 @@ def params_from(settings: Settings) -> ChangeParams:
     )
 
 
-def _scenes(store: Store, aoi: str, baseline: Period, monitor: Period) -> tuple[list[LocalScene], list[LocalScene]]:
+def _scenes(store: Store, aoi: str, baseline: Period, monitor: Period, min_baseline: int) -> tuple[list[LocalScene], list[LocalScene]]:
     rows = store.read("scenes", where={"aoi": aoi})
     rows = rows[rows["acquired"].dt.date.map(lambda d: d in baseline or d in monitor)].sort_values(["acquired", "scene_id"])
     scenes = [open_scene(Path(p)) for p in rows["path"]]
@@ -102,6 +102,12 @@ def _scenes(store: Store, aoi: str, baseline: Period, monitor: Period) -> tuple[
         raise IngestError(
             f"AOI {aoi!r} needs scenes in both periods; found {len(base)} baseline and {len(mon)} monitoring scene(s) "
             "(run `ecowatch ingest imagery` first)"
+        )
+    if len(base) < min_baseline:
+        raise IngestError(
+            f"AOI {aoi!r} has {len(base)} baseline scene(s) from {baseline.start} to {baseline.end}, but a pixel needs "
+            f"{min_baseline} valid baseline observation(s) (setting min_baseline_observations): no pixel could be assessed; "
+            "widen the baseline period, ingest more scenes, or set ECOWATCH_MIN_BASELINE_OBSERVATIONS"
         )
     return base, mon
 
@@ -136,7 +142,7 @@ def detect(store: Store, settings: Settings, *, aoi: str, baseline: Period, moni
         raise IngestError(f"the monitoring period ({monitor.start}) must start after the baseline ends ({baseline.end})")
     with recorded_run(store, f"detect --aoi {aoi}") as run:
         geom = aoi_geometry(store, aoi)
-        base, mon = _scenes(store, aoi, baseline, monitor)
+        base, mon = _scenes(store, aoi, baseline, monitor, settings.min_baseline_observations)
         scenes = base + mon
         run.read = len(scenes)
         ref = base[0]

@@ -267,3 +267,12 @@ def test_scl_blocks_give_each_window_the_whole_grid_dilation(tmp_path: Path, sta
         assert blocks.decoded == len(blocks.need)
     else:
         assert blocks.decoded > len(blocks.need)
+
+
+def test_too_few_baseline_scenes_is_a_clear_error_and_writes_nothing(store):
+    from ingest.errors import IngestError
+
+    settings = settings_for(store, min_baseline_observations=3)
+    with open_store(store) as st, pytest.raises(IngestError, match=r"has 2 baseline scene\(s\).*min_baseline_observations"):
+        detect(st, settings, aoi=AOI, baseline=Period(DAYS[0], DAYS[1]), monitor=FIRST_RUN)
+    assert clearings(store).empty
