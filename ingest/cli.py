@@ -12,11 +12,14 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from config import EcowatchError, Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from ingest.mapping import FieldMapping
 
 logger = logging.getLogger(__name__)
 
@@ -102,16 +105,23 @@ def ingest_boundaries_cmd(
 ) -> None:
     """Load a boundary FILE as KIND: GeoJSON, Shapefile (.shp or zipped), GeoPackage, KML/KMZ or FlatGeobuf."""
     from ingest.boundaries import ingest_boundaries
+
+    fm = _field_mapping(mapping, pairs)
+    st = _store(ctx, store)
+    _run(lambda: ingest_boundaries(st, _settings(ctx), kind, file, mapping=fm, crs=crs, strict=strict, layer_name=sheet))
+
+
+def _field_mapping(mapping: Path | None, pairs: tuple[str, ...]) -> FieldMapping:
+    """The mapping file (if any) with the ``--map FIELD=COLUMN`` overrides; a bad file fails the
+    run, a bad pair is a usage error on ``--map``."""
     from ingest.mapping import FieldMapping
 
     try:
-        fm = (FieldMapping.from_file(mapping) if mapping else FieldMapping()).with_overrides(pairs)
+        return (FieldMapping.from_file(mapping) if mapping else FieldMapping()).with_overrides(pairs)
     except EcowatchError as err:
         raise JobFailed(str(err)) from err
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--map") from err
-    st = _store(ctx, store)
-    _run(lambda: ingest_boundaries(st, _settings(ctx), kind, file, mapping=fm, crs=crs, strict=strict, layer_name=sheet))
 
 
 @ingest.command("seizures")
@@ -124,15 +134,9 @@ def ingest_boundaries_cmd(
 @click.pass_context
 def ingest_seizures_cmd(ctx: click.Context, file: Path, mapping: Path | None, pairs: tuple[str, ...], sheet: str | None, strict: bool, store: str | None) -> None:
     """Load timber and wildlife seizure records from a CSV, XLSX or GeoJSON FILE (schema: README, "Seizure records")."""
-    from ingest.mapping import FieldMapping
     from ingest.seizures import ingest_seizures
 
-    try:
-        fm = (FieldMapping.from_file(mapping) if mapping else FieldMapping()).with_overrides(pairs)
-    except EcowatchError as err:
-        raise JobFailed(str(err)) from err
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="--map") from err
+    fm = _field_mapping(mapping, pairs)
     st = _store(ctx, store)
     _run(lambda: ingest_seizures(st, _settings(ctx), file, mapping=fm, strict=strict, sheet=sheet))
 
