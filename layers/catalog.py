@@ -47,6 +47,9 @@ class Layer:
     map_where: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
     # roles without access to exact locations see points snapped to a grid of this size (degrees)
     generalise_deg: float | None = None
+    # the map draws (and fetches) the layer only from this zoom level on: at region scale
+    # thousands of small features hide the layers made to be read there (hotspots)
+    min_zoom: int | None = None
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -64,6 +67,7 @@ def _f(name: str, type_: FieldType, description: str, sensitive: bool = False) -
 
 
 _SOURCE = _f("source", "text", "Where the record came from (file name or provider).")
+MIN_ZOOM_DETAIL = 9  # web-map zoom (about 300 m a pixel) from which clearings and seizures are drawn
 # (value, colour) pairs, in legend order (a list: JSON objects may be re-sorted on the way)
 HOT_COLOURS = [
     ["hot 99 %", "#b2182b"], ["hot 95 %", "#ef8a62"], ["hot 90 %", "#fddbc7"], ["not significant", "#d9d9d9"],
@@ -203,7 +207,7 @@ LAYERS: tuple[Layer, ...] = (
             _SYNTHETIC,
         ),
         key=("clearing_id",), popup=("clearing_id", "area_ha", "first_detected", "confidence", "flags", "reasons", "risk", "review_status"),
-        style={"color": "#d50000", "weight": 2, "fillColor": "#ff1744", "fillOpacity": 0.5},
+        style={"color": "#d50000", "weight": 2, "fillColor": "#ff1744", "fillOpacity": 0.5}, min_zoom=MIN_ZOOM_DETAIL,
     ),
     Layer(
         "seizures", "Seizures", "POINT",
@@ -233,7 +237,7 @@ LAYERS: tuple[Layer, ...] = (
             _SYNTHETIC,
         ),
         key=("seizure_id",), popup=("date", "commodity_group", "commodity", "species", "quantity", "unit", "case_reference"),
-        generalise_deg=0.1,
+        generalise_deg=0.1, min_zoom=MIN_ZOOM_DETAIL,
         style={"color": "#1a237e", "fillColor": "#42a5f5", "radius": 5, "fillOpacity": 0.9, "weight": 1},
     ),
     Layer(

@@ -86,4 +86,5 @@ def layer_spec(layer: Layer, info: dict[str, Any], role: Role = DEFAULT_ROLE) ->
         "outline_only": is_outline_only(layer),
         "popup": popup,
         "synthetic": bool(info.get("synthetic", False)),
+        "min_zoom": layer.min_zoom,
     }

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from layers import CATALOG, LAYERS, Field, get_layer
+from layers.catalog import MIN_ZOOM_DETAIL
 from web.layer_specs import draw_rank, field_label, get_map_layer, layer_spec, map_layers
 
 
@@ -48,6 +49,7 @@ def test_spec_carries_the_declaration() -> None:
     assert spec["geometry_type"] == "POINT" and spec["style"] == lyr.style and spec["style"] is not lyr.style
     assert [p["name"] for p in spec["popup"]] == list(lyr.popup)
     assert spec["synthetic"] is True and layer_spec(lyr, {})["synthetic"] is False
+    assert spec["min_zoom"] == lyr.min_zoom == MIN_ZOOM_DETAIL and layer_spec(get_layer("countries"), {})["min_zoom"] is None
 
 
 def test_spec_popup_follows_visibility() -> None:

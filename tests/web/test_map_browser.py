@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from layers import get_layer
+from layers.catalog import MIN_ZOOM_DETAIL
 from web.layer_specs import map_layers
 
 from .conftest import running_app
@@ -42,7 +43,7 @@ IDLE_JS = """(names) => {
   const ew = window.ecowatch;
   if (!ew || !ew.map || !ew.isIdle()) return false;
   const bbox = ew.bbox();
-  return names.every((n) => ew.loadedBbox[n] === bbox);
+  return names.every((n) => ew.loadedBbox[n] === bbox || ew.zoomedOut[n]);
 }"""
 
 # Screen position of the centre of a feature, found by a property value.
@@ -136,11 +137,14 @@ def _api(base: str, layer: str, bbox: str) -> dict[str, Any]:
 
 
 def _assert_counts_match_api(page: Any, base: str) -> dict[str, int]:
+    """Every layer draws what the API returns for the view (nothing below its ``min_zoom``)."""
     bbox = page.evaluate("window.ecowatch.bbox()")
     counts: dict[str, int] = page.evaluate("window.ecowatch.counts")
+    zoom = page.evaluate("window.ecowatch.map.getZoom()")
     drawn = {}
     for name in _names():
-        expected = _api(base, name, bbox)["numberReturned"]
+        min_zoom = get_layer(name).min_zoom
+        expected = 0 if min_zoom is not None and zoom < min_zoom else _api(base, name, bbox)["numberReturned"]
         paths = page.locator(f".leaflet-ew-{name}-pane path").count()
         assert counts[name] == expected, f"{name}: page drew {counts[name]}, API returns {expected} for {bbox}"
         assert paths == expected, f"{name}: {paths} SVG paths for {expected} features"
@@ -270,13 +274,23 @@ def test_demo_store_map(browser: Any, demo_store: Path) -> None:
         overlays = pg.locator(".leaflet-control-layers-overlays label").all_inner_texts()
         for name in ("hotspot_segments", "hotspot_cells"):
             assert any(get_layer(name).title in text for text in overlays)
+        fetched = len(log.requests)
         pg.evaluate("window.ecowatch.map.setView([15.5, 103.5], 6)")
         _wait_idle(pg)
         drawn = _assert_counts_match_api(pg, base)
         assert drawn["hotspot_segments"] > 100 and drawn["hotspot_cells"] > 100
         hot = pg.locator(".leaflet-ew-hotspot_segments-pane path[stroke='#b2182b']")
         assert hot.count() > 0, "hot 99 % segments drawn in their class colour"
-        for name in ("seizures", "clearings"):  # at this zoom the points hide the hotspots
-            pg.locator(".leaflet-control-layers-overlays label", has_text=get_layer(name).title).locator("input").uncheck()
+        # at region zoom clearings and seizures would hide the hotspots: not fetched, not drawn, the legend says why
+        for name in ("seizures", "clearings"):
+            assert drawn[name] == 0 and not [u for u in log.requests[fetched:] if f"/layers/{name}/" in u]
+            row = pg.locator(f".ew-legend-row[data-layer='{name}']")
+            assert "ew-zoomed-out" in (row.get_attribute("class") or "") and row.locator(".ew-legend-hint").is_visible()
+        assert not pg.locator(".ew-legend-row[data-layer='hotspot_segments'] .ew-legend-hint").count()
         pg.screenshot(path=str(ARTIFACTS / "map-hotspots.png"))
+        pg.evaluate(f"window.ecowatch.map.setView([13.65, 107.44], {MIN_ZOOM_DETAIL})")  # the demo AOI again
+        _wait_idle(pg)
+        drawn = _assert_counts_match_api(pg, base)
+        assert drawn["seizures"] > 0 and drawn["clearings"] > 0
+        assert not pg.locator(".ew-legend-row[data-layer='seizures'] .ew-legend-hint").is_visible()
         _assert_clean(log, base)

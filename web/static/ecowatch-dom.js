@@ -102,6 +102,13 @@
       }
     });
     ew.errors.slice(-3).forEach(function (msg) { lines.push(msg); });
+    var legend = ew.legend;
+    Object.keys(ew.zoomedOut).forEach(function (name) {
+      var row = legend ? legend.querySelector('.ew-legend-row[data-layer="' + name + '"]') : null;
+      if (row) {
+        row.classList.toggle("ew-zoomed-out", Boolean(ew.zoomedOut[name]));
+      }
+    });
     var busy = !ew.isIdle();
     ew.status.textContent = "";
     if (busy) {
@@ -158,6 +165,9 @@
           if (spec.synthetic) {
             row.appendChild(el("span", "ew-tag", "synthetic"));
           }
+          if (spec.min_zoom) {
+            row.appendChild(el("span", "ew-legend-hint", "zoom in to see"));
+          }
           box.appendChild(row);
           var s = spec.style || {};
           if (s.by && s.colors) {
@@ -183,7 +193,7 @@
         return box;
       }
     });
-    new Legend().addTo(map);
+    ew.legend = new Legend().addTo(map).getContainer();
     ew.status = new Status().addTo(map).getContainer();
     ew.setStatus();
   };

@@ -10,6 +10,7 @@
  *   counts[name]      features drawn now in each layer
  *   loadedBbox[name]  the bbox string of the features drawn
  *   truncated[name]   whether the server capped the last response
+ *   zoomedOut[name]   whether the view is below the layer's min_zoom (nothing fetched or drawn)
  *   errors            messages of failed fetches
  *   bbox()            the bbox string the layers fetch for the current view
  *   isIdle()          true when no fetch is scheduled or running
@@ -23,9 +24,11 @@
     counts: {},
     loadedBbox: {},
     truncated: {},
+    zoomedOut: {},
     errors: [],
     busy: {},
     status: null,
+    legend: null,
     DEBOUNCE_MS: 150
   }));
 
@@ -147,11 +150,13 @@
         controller.abort();
       }
       var bbox = bboxOf(map);
-      if (bbox === null) {
+      ew.zoomedOut[name] = Boolean(spec.min_zoom) && map.getZoom() < spec.min_zoom;
+      if (bbox === null || ew.zoomedOut[name]) {
         controller = null;
         clearAll();
         ew.counts[name] = 0;
         ew.loadedBbox[name] = null;
+        ew.truncated[name] = false;
         finish();
         return;
       }
@@ -213,6 +218,7 @@
       ew.counts[name] = 0;
       ew.loadedBbox[name] = null;
       ew.truncated[name] = false;
+      ew.zoomedOut[name] = false;
       finish();
     });
     return layer;
