@@ -317,6 +317,10 @@ def _process(task: WindowTask, reader: SceneReader, blocks: SclBlocks, scratch: 
     return WindowOutcome(window, pixels, gaps, int(np.count_nonzero(change.status != UNASSESSED)))
 
 
+class RunStoppedError(RuntimeError):
+    """A window was not started because its run had already failed."""
+
+
 class _Shared:
     """What the local threads share over one job's windows: the SCL blocks and one open reader
     per thread (opening the scenes costs about a millisecond a file, per window otherwise)."""
@@ -331,20 +335,44 @@ class _Shared:
         self._local = threading.local()  # .mine: this thread's reader and scratch
         self._readers: list[SceneReader] = []
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._active = 0  # windows running now
+        self._closed = False
 
     @contextmanager
     def thread(self) -> Iterator[tuple[SceneReader, Scratch]]:
-        """This thread's reader and scratch arrays, inside GDAL's options."""
-        with rasterio.Env(**GDAL_OPTIONS):
-            mine = getattr(self._local, "mine", None)
-            if mine is None:
-                mine = self._local.mine = (SceneReader(self.task.scenes, self.task.ref, own_env=False).__enter__(), Scratch())
-                with self._lock:
-                    self._readers.append(mine[0])
-            yield mine
+        """This thread's reader and scratch arrays, inside GDAL's options.
+
+        Raises
+        ------
+        RunStoppedError
+            When the run is closing (another window failed).
+        """
+        with self._lock:
+            if self._closed:
+                raise RunStoppedError("detect: the run stopped (another window failed)")
+            self._active += 1
+        try:
+            with rasterio.Env(**GDAL_OPTIONS):
+                mine = getattr(self._local, "mine", None)
+                if mine is None:
+                    mine = self._local.mine = (SceneReader(self.task.scenes, self.task.ref, own_env=False).__enter__(), Scratch())
+                    with self._lock:
+                        self._readers.append(mine[0])
+                yield mine
+        finally:
+            with self._lock:
+                self._active -= 1
+                self._idle.notify_all()
 
     def close(self) -> None:
+        """Close the readers once no window uses them. Dask gives up on a run at its first
+        failed task while others still run on the pool's threads: their readers must not be
+        closed under them, and no new window may start."""
         with self._lock:
+            self._closed = True
+            while self._active:
+                self._idle.wait()
             for reader in self._readers:
                 reader.__exit__(None, None, None)
             self._readers = []

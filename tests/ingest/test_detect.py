@@ -276,3 +276,34 @@ def test_too_few_baseline_scenes_is_a_clear_error_and_writes_nothing(store):
     with open_store(store) as st, pytest.raises(IngestError, match=r"has 2 baseline scene\(s\).*min_baseline_observations"):
         detect(st, settings, aoi=AOI, baseline=Period(DAYS[0], DAYS[1]), monitor=FIRST_RUN)
     assert clearings(store).empty
+
+
+def test_a_failing_window_fails_the_run_and_waits_for_the_others(tmp_path: Path, stack, monkeypatch):
+    """Dask stops at the first failed window while others still run: the readers they use are
+    closed only after them, and no window starts after the failure."""
+    import time
+
+    import ingest.detect_windows as dw
+    from ingest.imagery.local import open_scene
+
+    write_stack(stack, DAYS, tmp_path / "scenes")
+    scenes = tuple(open_scene(p) for p in sorted((tmp_path / "scenes").glob("*.tif")))
+    windows = dw.plan_windows(rasterio.windows.Window(0, 0, SHAPE[1], SHAPE[0]), 64, 64)
+    task = dw.WindowTask(scenes, scenes[0], tuple(windows), (0, 0, SHAPE[1], SHAPE[0]), 10, tuple(DAYS), ("B04", "B08", "B12"),
+                         ChangeParams(), tuple(None for _ in windows), None, (0, 0), 64)
+    real, started, finished = dw._process, [], []
+
+    def slow_or_failing(task, reader, blocks, scratch, window, mask):
+        started.append(window)
+        if window == windows[-1]:
+            raise OSError("disk gone")
+        time.sleep(0.3)
+        out = real(task, reader, blocks, scratch, window, mask)  # reads from the reader: it must still be open
+        finished.append(window)
+        return out
+
+    monkeypatch.setattr(dw, "_process", slow_or_failing)
+    with pytest.raises(OSError, match="disk gone"):
+        dw.run_windows([task], threads=2)
+    assert len(started) < len(windows), "windows kept starting after the failure"
+    assert len(finished) == len(started) - 1, "a window running when the run failed did not finish cleanly"
