@@ -23,4 +23,19 @@ class URLNotAllowedError(ProviderError, PermissionError):
 
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
+        self.detail = reason  # why, without the "refused: " of ``reason``
         super().__init__(url, f"refused: {reason}")
+
+
+class RedirectNotAllowedError(URLNotAllowedError):
+    """An allowed server redirected a read of ``url`` to ``target``, which the allow-list refuses;
+    nothing was requested from ``target``."""
+
+    def __init__(self, url: str, target: str, detail: str) -> None:
+        self.target = target
+        super().__init__(url, f"the server redirected to {target}: {detail}")
+
+
+class RemoteReadError(ProviderError):
+    """A remote file could not be read: an HTTP error or broken connection after the retries, or a
+    server that does not answer range requests."""

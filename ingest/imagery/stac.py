@@ -7,11 +7,13 @@
   ``eo:bands`` name; every asset URL must pass the allow-list (:mod:`ingest.imagery.urls`), so a
   catalogue cannot make us read local files or internal addresses. Requests to the API itself
   may only go to the API's own scheme, host and port.
-* Fetch: every asset is opened through GDAL's ``/vsicurl/`` and read onto the AOI's grid
-  (:mod:`ingest.imagery.warp`): only the blocks under the AOI are fetched, with HTTP range
-  requests; SCL and the 20 m bands are resampled to the grid by nearest neighbour. Stored
-  values are turned into harmonised reflectance x 10 000 with the asset's ``raster:bands``
-  scale and offset (Earth Search's ``offset: -0.1`` removes the baseline 04.00 offset).
+* Fetch: every asset is read onto the AOI's grid (:mod:`ingest.imagery.warp`): only the blocks
+  under the AOI are fetched, with HTTP range requests made by our own client
+  (:mod:`ingest.imagery.remote`, not GDAL's ``/vsicurl/``), which sends each request and each
+  redirect only to URLs the allow-list admits; a redirect elsewhere fails the run. SCL and the
+  20 m bands are resampled to the grid by nearest neighbour. Stored values are turned into
+  harmonised reflectance x 10 000 with the asset's ``raster:bands`` scale and offset (Earth
+  Search's ``offset: -0.1`` removes the baseline 04.00 offset).
 """
 
 from __future__ import annotations
@@ -34,15 +36,17 @@ from pystac_client.conformance import ConformanceClasses
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 from rasterio.errors import RasterioIOError
-from requests import Request
+from requests import Request, Session
+from requests.adapters import HTTPAdapter
 from urllib3 import Retry
 
 from config import Settings
 from ingest.errors import RecordError
 from ingest.imagery.cog import BANDS, BLOCK_PX, cog_writer
-from ingest.imagery.errors import ProviderError, URLNotAllowedError
+from ingest.imagery.errors import ProviderError, RemoteReadError, URLNotAllowedError
 from ingest.imagery.grid import AoiGrid
 from ingest.imagery.providers import Acquisition, Provider, SearchResult
+from ingest.imagery.remote import RangeClient
 from ingest.imagery.urls import check_url
 from ingest.imagery.warp import onto_grid, to_dn
 
@@ -117,13 +121,16 @@ class StacProvider(Provider):
         if (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port) != self._api_origin:
             raise URLNotAllowedError(url, f"the catalogue linked outside the STAC API at {self.url}")
 
-    def _client(self) -> Client:
-        retry = Retry(
+    def _retry(self) -> Retry:
+        """Retries of a search or asset request: 5xx, 429 (after its ``Retry-After``), broken connections."""
+        return Retry(
             total=self.settings.imagery_max_attempts - 1, backoff_factor=self.settings.imagery_retry_s,
             status_forcelist=(429, 500, 502, 503, 504), allowed_methods=None, respect_retry_after_header=True,
         )
+
+    def _client(self) -> Client:
         # Client.open hands its own request_modifier and timeout to the StacApiIO it is given
-        io = StacApiIO(max_retries=retry)
+        io = StacApiIO(max_retries=self._retry())
         return Client.open(self.url, stac_io=io, request_modifier=self._only_the_api, timeout=self.settings.http_timeout_s)
 
     def search(self, aoi: shapely.Geometry, date_from: dt.date, date_to: dt.date, max_cloud: float) -> SearchResult:
@@ -186,36 +193,44 @@ class StacProvider(Provider):
         cover = (item.get("properties") or {}).get("eo:cloud_cover")
         return StacItem(item_id, float(cover) if cover is not None else None, refs)
 
-    def _gdal_env(self) -> dict[str, object]:
-        return {
-            "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
-            "GDAL_HTTP_MAX_RETRY": self.settings.imagery_max_attempts - 1, "GDAL_HTTP_RETRY_DELAY": self.settings.imagery_retry_s,
-            "GDAL_HTTP_TIMEOUT": max(1, int(self.settings.http_timeout_s)), "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
-            # GDAL keeps no copy of remote files between fetches (a prefix of every http(s) URL):
-            # the imagery cache is the only cache, and a refresh really downloads
-            "CPL_VSIL_CURL_NON_CACHED": "/vsicurl/http",
-        }
+    def _range_client(self, session: Session) -> RangeClient:
+        adapter = HTTPAdapter(max_retries=self._retry())
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return RangeClient(session, schemes=tuple(self.settings.stac_asset_schemes), hosts=tuple(self.settings.stac_asset_hosts),
+                           timeout_s=self.settings.http_timeout_s)
 
     def fetch(self, acquisition: Acquisition, grid: AoiGrid, path: Path) -> None:
-        """Read the AOI's window of every band of the date's items onto ``grid``, least cloudy item first."""
+        """Read the AOI's window of every band of the date's items onto ``grid``, least cloudy item first.
+
+        Raises
+        ------
+        RecordError
+            When an asset cannot be opened or read (after the retries): the acquisition is rejected.
+        URLNotAllowedError
+            When a server redirects a read outside the allow-list
+            (:class:`~ingest.imagery.errors.RedirectNotAllowedError`): the run fails.
+        """
         items: list[StacItem] = acquisition.handle
         tags = {"ECOWATCH_SOURCE": f"stac {self.settings.stac_collection} " + " ".join(i.id for i in items)}
-        with rasterio.Env(**self._gdal_env()), ExitStack() as stack:
+        with Session() as session, rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), ExitStack() as stack:
+            remote = self._range_client(session)
             sources = []
             for item in items:
                 vrts = {}
                 for band, ref in item.assets.items():
                     try:
-                        ds = stack.enter_context(rasterio.open("/vsicurl/" + ref.url, driver="GTiff"))
-                    except RasterioIOError as err:
-                        raise RecordError(ref.url, item.id, f"assets {band}", None, f"cannot be opened: {err.__cause__ or err}") from err
+                        ds = stack.enter_context(remote.open(ref.url))
+                    except (RemoteReadError, RasterioIOError) as err:
+                        raise RecordError(ref.url, item.id, f"assets {band}", None, f"cannot be opened: {_reason(err)}") from err
                     vrts[band] = stack.enter_context(onto_grid(ds, grid))
                 sources.append((item, vrts))
             with cog_writer(path, grid, acquisition.acquired, tags=tags) as dst:
                 for win in grid.tiles(BLOCK_PX * 2):
-                    dst.write(self._mosaic(sources, win), window=win)
+                    dst.write(self._mosaic(remote, sources, win), window=win)
+            logger.debug("%s: %d range request(s), %d bytes", acquisition.scene_id, remote.n_requests, remote.n_bytes)
 
-    def _mosaic(self, sources: list[tuple[StacItem, dict[str, Any]]], win: rasterio.windows.Window) -> np.ndarray:
+    def _mosaic(self, remote: RangeClient, sources: list[tuple[StacItem, dict[str, Any]]], win: rasterio.windows.Window) -> np.ndarray:
         """Bands ``(band, row, col)`` of one window: each pixel from the first item with data there."""
         shape = (int(win.height), int(win.width))
         out = np.zeros((len(BANDS), *shape), dtype=np.uint16)
@@ -223,6 +238,7 @@ class StacProvider(Provider):
         for item, vrts in sources:
             try:
                 scl = vrts["SCL"].read(1, window=win)
+                remote.raise_failure()  # a request that failed although GDAL returned data
                 take = (scl != 0) & ~filled
                 if not take.any():
                     continue
@@ -230,9 +246,21 @@ class StacProvider(Provider):
                     ref = item.assets[band]
                     data = scl if band == "SCL" else to_dn(vrts[band].read(1, window=win), scale=ref.scale, offset=ref.offset)
                     out[index][take] = data[take]
-            except RasterioIOError as err:
-                raise RecordError(self.url, item.id, "assets", None, f"reading failed: {err.__cause__ or err}") from err
+                remote.raise_failure()
+            except (RemoteReadError, RasterioIOError) as err:
+                failure = remote.failure or err  # GDAL's error hides our client's, when it had one
+                if isinstance(failure, URLNotAllowedError):
+                    raise failure from err  # a refused redirect fails the run
+                source = failure.source if isinstance(failure, RemoteReadError) else self.url
+                raise RecordError(source, item.id, "assets", None, f"reading failed: {_reason(failure)}") from failure
             filled |= take
             if filled.all():
                 break
         return out
+
+
+def _reason(err: Exception) -> str:
+    """What went wrong, for a reject: our client's own reason, else GDAL's message."""
+    if isinstance(err, RemoteReadError):
+        return err.reason
+    return str(err.__cause__ or err)

@@ -1,10 +1,11 @@
-"""A fake STAC API with a COG file server, for the real ``pystac-client`` and GDAL's ``/vsicurl/``.
+"""A fake STAC API with a COG file server, for the real ``pystac-client`` and our range-request client.
 
 Items look like Earth Search's ``sentinel-2-l2a``: one COG per band under the common-name keys
 (``blue`` ... ``swir22``, ``scl``) with ``eo:bands``; B8A, B11, B12 and SCL at 20 m; reflectance
 stored with the baseline 04.00 offset (+1 000) and declared as ``raster:bands`` scale 0.0001,
 offset -0.1. Values come from the reference scenes, so a correct reader recovers them exactly.
-The file server answers HTTP range requests and counts requests and bytes per file.
+The file server answers HTTP range requests and counts requests and bytes per file; it can be
+told to answer some COG requests with a redirect instead.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime as dt
 import json
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,7 @@ class FakeStac:
     extra_items: list[dict[str, Any]] = field(default_factory=list)
     hits: Hits = field(default_factory=Hits)
     fail_files: dict[str, deque[int]] = field(default_factory=dict)  # file name -> statuses to answer (0: serve)
+    redirect: Callable[[Request], str | None] | None = None  # a COG request -> Location to answer 302 with (None: serve)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -86,6 +89,10 @@ class FakeStac:
             self.hits.add("cog")
             if status:  # 0 or None: serve normally
                 return Response("scripted failure", status=status)
+            location = self.redirect(request) if self.redirect is not None else None
+            if location is not None:
+                self.hits.add("redirect")
+                return Response("moved", status=302, headers={"Location": location})
             path = self.folder / name
             if "/" in name or not path.is_file():
                 return Response("not found", status=404)

@@ -1,7 +1,8 @@
-"""The ``stac`` provider: the real ``pystac-client`` and GDAL's ``/vsicurl/`` against a fake STAC API.
+"""The ``stac`` provider: the real ``pystac-client`` and our range-request client against a fake STAC API.
 
 The fake (tests/ingest/fake_stac.py) serves a landing page, ``POST /search`` and the items' COGs
-with HTTP range requests, counting requests and bytes per file. Only its host:port is allowed.
+with HTTP range requests (or redirects, when told to), counting requests and bytes per file.
+Only its host:port is allowed.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from werkzeug.wrappers import Response
+import urllib3.util.connection
+from werkzeug.wrappers import Request, Response
 
 from config import Settings, load_settings
-from ingest.imagery.errors import ProviderError, URLNotAllowedError
+from ingest.imagery.errors import ProviderError, RedirectNotAllowedError, URLNotAllowedError
 from ingest.imagery.job import ingest_imagery
 from ingest.imagery.urls import check_url
 from ingest.runs import Run
@@ -61,6 +63,25 @@ def run(store: Store, settings: Settings, first: dt.date = DAYS[0], last: dt.dat
 
 def cog_requests(server: FakeStac) -> int:
     return server.hits.counts["cog"]
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Every (host, port) a connection is opened to by urllib3 (under requests and pystac-client)."""
+    opened: list[tuple[str, int]] = []
+    real = urllib3.util.connection.create_connection
+
+    def recording(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+        opened.append((address[0], address[1]))
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", recording)
+    return opened
+
+
+def fake_address(server: FakeStac) -> tuple[str, int]:
+    host, port = server.base.removeprefix("http://").split(":")
+    return host, int(port)
 
 
 def test_only_the_aoi_is_read_with_range_requests_and_values_are_the_reference(tmp_path, fake):
@@ -202,3 +223,52 @@ def test_a_catalogue_without_the_query_extension_is_filtered_here(tmp_path, fake
     result = run(store, settings, max_cloud=10)
     assert sorted(store.read("scenes")["acquired"].dt.date) == [d for d in DAYS if d not in cloudy]
     assert f"{len(DAYS) - len(cloudy)} fetched" in result.message
+
+
+def _first_byte(request: Request) -> int:
+    return request.range.ranges[0][0] if request.range else 0
+
+
+@pytest.mark.parametrize("which", ["header", "tiles"])
+@pytest.mark.parametrize("where", ["other-port", "metadata"])
+def test_a_redirect_outside_the_allow_list_fails_the_run_and_is_never_followed(tmp_path, fake, connections, where, which):
+    seen: list[str] = []
+
+    def other_service(environ, start_response):
+        seen.append(environ["PATH_INFO"])
+        return Response("secret", status=200)(environ, start_response)
+
+    with serve(other_service) as other:
+        target = f"{other}/internal.tif" if where == "other-port" else "http://169.254.169.254/latest/meta-data/iam"
+        # the first request of each file (its header) or only the later ones (its tiles) are sent elsewhere:
+        # checking the asset URL once before handing it over would miss the second kind
+        fake.redirect = lambda request: target if (_first_byte(request) == 0) == (which == "header") else None
+        settings = stac_settings(tmp_path, fake)
+        store = store_with_aoi(tmp_path, settings)
+        with pytest.raises(RedirectNotAllowedError) as info:
+            run(store, settings)
+    asset = f"{fake.base}/cogs/{DAYS[0]:%Y%m%d}_{'blue' if which == 'header' else 'scl'}.tif"  # B02 is opened first, SCL read first
+    allowed = fake.base.removeprefix("http://")
+    why = (
+        f"host 127.0.0.1:{other.rsplit(':', 1)[1]} is not in the allowed hosts ({allowed}); set ECOWATCH_STAC_ASSET_HOSTS to read it"
+        if where == "other-port" else "169.254.169.254 is a link-local, unspecified or multicast address (e.g. a cloud metadata service)"
+    )
+    assert str(info.value) == f"{asset}: refused: the server redirected to {target}: {why}"
+    assert (info.value.url, info.value.target) == (asset, target)
+    assert seen == [] and set(connections) == {fake_address(fake)}  # the target was never contacted
+    assert fake.hits.counts["redirect"] == 1  # the run stopped at the first refused redirect
+    assert store.read("scenes").empty
+    assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file() and "imagery" in p.parts]  # nothing in the cache
+
+
+def test_a_redirect_within_the_allowed_host_is_followed_and_values_are_the_reference(tmp_path, fake, connections):
+    # every COG request is sent once more, with a relative Location, to the same file on the same host:port
+    fake.redirect = lambda request: None if "moved" in request.args else f"{request.path}?moved=1"
+    settings = stac_settings(tmp_path, fake)
+    store = store_with_aoi(tmp_path, settings)
+    result = run(store, settings)
+    assert "4 fetched" in result.message and "rejected 0" in result.message
+    for path, day in zip(*[store.read("scenes").sort_values("acquired")[c] for c in ("path", "acquired")], strict=True):
+        np.testing.assert_array_equal(aoi_window_of(Path(path))[2], expected_window(day.date()))
+    assert fake.hits.counts["redirect"] > 0 and fake.hits.counts["cog"] == 2 * fake.hits.counts["redirect"]
+    assert set(connections) == {fake_address(fake)}
