@@ -36,7 +36,7 @@ from pystac_client.conformance import ConformanceClasses
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 from rasterio.errors import RasterioIOError
-from requests import Request, Session
+from requests import Request, Response, Session
 from requests.adapters import HTTPAdapter
 from urllib3 import Retry
 
@@ -121,6 +121,16 @@ class StacProvider(Provider):
         if (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port) != self._api_origin:
             raise URLNotAllowedError(url, f"the catalogue linked outside the STAC API at {self.url}")
 
+    def _no_redirect_off_the_api(self, response: Response, *args: object, **kwargs: object) -> None:
+        """Response hook of the search session: ``requests`` follows redirects by itself, after the
+        ``request_modifier`` has seen only the first request; a redirect off the API's origin
+        is refused before it is followed."""
+        if response.is_redirect:
+            target = urljoin(str(response.url), response.headers.get("Location", ""))
+            parts = urlsplit(target)
+            if (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port) != self._api_origin:
+                raise URLNotAllowedError(target, f"the STAC API at {self.url} redirected outside itself")
+
     def _retry(self) -> Retry:
         """Retries of a search or asset request: 5xx, 429 (after its ``Retry-After``), broken connections."""
         return Retry(
@@ -131,6 +141,7 @@ class StacProvider(Provider):
     def _client(self) -> Client:
         # Client.open hands its own request_modifier and timeout to the StacApiIO it is given
         io = StacApiIO(max_retries=self._retry())
+        io.session.hooks["response"].append(self._no_redirect_off_the_api)
         return Client.open(self.url, stac_io=io, request_modifier=self._only_the_api, timeout=self.settings.http_timeout_s)
 
     def search(self, aoi: shapely.Geometry, date_from: dt.date, date_to: dt.date, max_cloud: float) -> SearchResult:

@@ -192,6 +192,32 @@ def test_requests_may_only_go_to_the_stac_api_itself(tmp_path, fake):
     assert store.read("scenes").empty
 
 
+@pytest.mark.parametrize("status", [302, 307])
+def test_the_stac_api_cannot_redirect_a_search_elsewhere(tmp_path, fake, connections, status):
+    """requests follows redirects by itself, after pystac-client's request check saw only the first request."""
+    seen: list[str] = []
+
+    def other_service(environ, start_response):
+        seen.append(environ["PATH_INFO"])
+        return Response('{"type": "FeatureCollection", "features": [], "links": []}', mimetype="application/json")(environ, start_response)
+
+    with serve(other_service) as other:
+        route = fake.route
+
+        def redirecting(request: Request) -> Response:
+            if request.path == "/search":
+                return Response("", status=status, headers={"Location": f"{other}/internal-search"})
+            return route(request)
+
+        fake.route = redirecting
+        settings = stac_settings(tmp_path, fake)
+        store = store_with_aoi(tmp_path, settings)
+        with pytest.raises(ProviderError, match=f"STAC search failed: .*{other}/internal-search.*redirected outside itself"):
+            run(store, settings)
+    assert seen == [] and set(connections) == {fake_address(fake)}
+    assert store.read("scenes").empty
+
+
 def test_an_interrupted_download_leaves_nothing_and_the_next_run_fetches_only_it(tmp_path, fake):
     settings = stac_settings(tmp_path, fake)
     store = store_with_aoi(tmp_path, settings)
