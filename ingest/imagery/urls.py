@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # IPv4 addresses translated for IPv6-only networks (RFC 6052)
+
+
 def _host_port(entry: str) -> tuple[str, int | None]:
     """``"host"`` / ``"host:port"`` / ``"[v6]:port"`` of an allow-list entry -> (host, port or None)."""
     entry = entry.strip().lower()
@@ -72,9 +75,11 @@ def check_url(url: str, *, schemes: Iterable[str], hosts: Iterable[str]) -> str:
     if parts.username is not None or parts.password is not None:
         raise URLNotAllowedError(url, "URLs with user names or passwords are not read")
     try:
-        ip = ipaddress.ip_address(host)
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
     except ValueError:
         ip = None
+    if isinstance(ip, ipaddress.IPv6Address):  # ::ffff:169.254.169.254 and 64:ff9b::/96 reach IPv4 addresses
+        ip = ip.ipv4_mapped or (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else ip)
     if ip is not None and (ip.is_link_local or ip.is_unspecified or ip.is_multicast):
         raise URLNotAllowedError(url, f"{host} is a link-local, unspecified or multicast address (e.g. a cloud metadata service)")
     port = port or DEFAULT_PORTS[scheme]

@@ -128,6 +128,8 @@ def test_a_rerun_makes_zero_data_requests_and_refresh_fetches_again(tmp_path, fa
         ("http://localhost:8000/x.tif", "host localhost:8000 is not in the allowed hosts"),
         ("http://169.254.169.254/latest/meta-data/", "link-local"),
         ("http://[fe80::1]:8000/x.tif", "link-local"),
+        ("http://[::ffff:169.254.169.254]:8000/x.tif", "link-local"),  # IPv4-mapped
+        ("http://[64:ff9b::a9fe:a9fe]/latest/meta-data/", "link-local"),  # NAT64 of 169.254.169.254
         ("https://127.0.0.1:8000/x.tif", "scheme 'https' is not allowed"),
         ("http://user:pw@127.0.0.1:8000/x.tif", "user names or passwords"),
     ],
