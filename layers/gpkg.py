@@ -2,7 +2,8 @@
 
 The file is a standard GeoPackage 1.3 that QGIS, GDAL (``ogrinfo``) and geopandas open. ecowatch
 writes it through ``sqlite3`` so that a whole run is one transaction and upserts are single
-statements; the R-tree triggers use ``ST_*`` functions registered on each connection.
+statements; the R-tree triggers use ``ST_*`` functions registered on each connection, and batches
+of :data:`BULK_ROWS` rows or more keep the R-tree in bulk instead (:mod:`layers.gpkg_rtree`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import orjson
 import pandas as pd
 import shapely
 
-from layers import gpkg_blob
+from layers import gpkg_blob, gpkg_rtree
 from layers.catalog import CATALOG, Layer, get_layer
 from layers.errors import LayerError, SchemaError, StoreError
 from layers.store import STORE_CRS, BBox, WriteCounts
@@ -30,18 +31,14 @@ from layers.values import SQL_TYPES, from_sql, to_sql, to_sql_column
 logger = logging.getLogger(__name__)
 
 SRS_ID = 4326
+BULK_ROWS = 500
+"""A write of at least this many rows (written or deleted) keeps the spatial index in bulk."""
 _APPLICATION_ID = 0x47504B47  # "GPKG"
 _USER_VERSION = 10300
 _WKT_4326 = (
     'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
     'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]'
 )
-
-
-def _register_functions(conn: sqlite3.Connection) -> None:
-    conn.create_function("ST_IsEmpty", 1, lambda b: int(gpkg_blob.is_empty(b)), deterministic=True)
-    for i, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
-        conn.create_function(name, 1, lambda b, i=i: None if b is None else gpkg_blob.envelope(b)[i], deterministic=True)
 
 
 def _quote(name: str) -> str:
@@ -63,7 +60,7 @@ class GeoPackageStore:
             raise StoreError(f"{self.path}: cannot open the store: {err}") from err
         self._lock = threading.RLock()
         self._depth = 0
-        _register_functions(self._conn)
+        gpkg_rtree.register_functions(self._conn)
         try:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -112,40 +109,12 @@ class GeoPackageStore:
             if layer.geometry_type:
                 gtype = "MULTIPOLYGON" if layer.geometry_type == "MULTIPOLYGON" else layer.geometry_type
                 c.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)", (layer.name, gtype, SRS_ID))
-                self._create_rtree(layer.name)
+                gpkg_rtree.create(c, layer.name)
             return
         for f in layer.fields:
             if f.name not in existing:
                 logger.info("store %s: adding field %s.%s", self.path.name, layer.name, f.name)
                 c.execute(f"ALTER TABLE {t} ADD COLUMN {_quote(f.name)} {SQL_TYPES[f.type]}")
-
-    def _create_rtree(self, table: str) -> None:
-        c = self._conn
-        r = f"rtree_{table}_geom"
-        t = _quote(table)
-        c.execute(f"CREATE VIRTUAL TABLE {_quote(r)} USING rtree(id, minx, maxx, miny, maxy)")
-        c.execute(
-            "INSERT INTO gpkg_extensions VALUES (?, 'geom', 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')",
-            (table,),
-        )
-        vals = "NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom)"
-        c.execute(
-            f"CREATE TRIGGER {_quote(r + '_insert')} AFTER INSERT ON {t} WHEN (NEW.geom NOT NULL AND NOT ST_IsEmpty(NEW.geom)) "
-            f"BEGIN INSERT OR REPLACE INTO {_quote(r)} VALUES ({vals}); END"
-        )
-        c.execute(
-            f"CREATE TRIGGER {_quote(r + '_update6')} AFTER UPDATE OF geom ON {t} WHEN OLD.fid = NEW.fid AND "
-            f"(NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom)) BEGIN DELETE FROM {_quote(r)} WHERE id = OLD.fid; "
-            f"INSERT INTO {_quote(r)} VALUES ({vals}); END"
-        )
-        c.execute(
-            f"CREATE TRIGGER {_quote(r + '_update2')} AFTER UPDATE OF geom ON {t} WHEN OLD.fid = NEW.fid AND "
-            f"(NEW.geom ISNULL OR ST_IsEmpty(NEW.geom)) BEGIN DELETE FROM {_quote(r)} WHERE id = OLD.fid; END"
-        )
-        c.execute(
-            f"CREATE TRIGGER {_quote(r + '_delete')} AFTER DELETE ON {t} WHEN OLD.geom NOT NULL "
-            f"BEGIN DELETE FROM {_quote(r)} WHERE id = OLD.fid; END"
-        )
 
     # -- transactions ---------------------------------------------------------------------------
     @contextmanager
@@ -191,7 +160,7 @@ class GeoPackageStore:
                 raise LayerError(f"layer {layer.name!r} has no geometry to filter by bbox")
             w, s, e, n = (float(v) for v in bbox)
             clauses.append(
-                f"fid IN (SELECT id FROM {_quote('rtree_' + layer.name + '_geom')} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)"
+                f"fid IN (SELECT id FROM {_quote(gpkg_rtree.index_name(layer.name))} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)"
             )
             params += [e, w, n, s]
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
@@ -241,7 +210,8 @@ class GeoPackageStore:
             return int(self._conn.execute(f"SELECT count(*) FROM {_quote(lyr.name)}{clause}", params).fetchone()[0])
 
     # -- writing --------------------------------------------------------------------------------
-    def _rows(self, lyr: Layer, frame: pd.DataFrame) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def _rows(self, lyr: Layer, frame: pd.DataFrame) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+        """Column names and the SQLite values of ``frame``'s rows, made as they are consumed (once)."""
         names = [n for n in frame.columns if n in lyr.field_names]
         missing = [k for k in lyr.key if k not in names]
         if missing:
@@ -258,8 +228,8 @@ class GeoPackageStore:
             columns.append(gpkg_blob.encode(_promote(np.asarray(geo.values, dtype=object), lyr), SRS_ID))
         for n in names:
             columns.append(to_sql_column(lyr.field(n).type, frame[n]))
-        rows = list(zip(*columns, strict=True)) if columns else []
-        return (["geom"] if with_geometry else []) + names, rows
+        # rows made one at a time die young: a list of them all would keep the garbage collector busy
+        return (["geom"] if with_geometry else []) + names, zip(*columns, strict=True)
 
     def upsert(self, layer: str, frame: pd.DataFrame) -> WriteCounts:
         lyr = self._layer(layer)
@@ -278,29 +248,42 @@ class GeoPackageStore:
             sql += f" ON CONFLICT ({conflict}) DO NOTHING"
         with self.transaction():
             before = self.count(layer)
-            changed = self._execute_many(lyr, sql, rows)
+            with self._writing(lyr, len(frame)):
+                # the number of rows inserted or updated (triggers excluded)
+                changed = self._conn.executemany(sql, rows).rowcount
             inserted = self.count(layer) - before
         updated = changed - inserted
-        return WriteCounts(inserted, updated, len(rows) - inserted - updated)
+        return WriteCounts(inserted, updated, len(frame) - inserted - updated)
 
-    def _execute_many(self, lyr: Layer, sql: str, rows: list[tuple[Any, ...]]) -> int:
-        """Run ``sql`` for every row; the number of rows it inserted or updated (triggers excluded)."""
+    @contextmanager
+    def _writing(self, lyr: Layer, n_rows: int) -> Iterator[None]:
+        """Writes of ``n_rows`` rows to ``lyr``, inside a transaction: SQLite's errors as StoreError.
+
+        From :data:`BULK_ROWS` rows on, the R-tree triggers are set aside and the index is kept
+        in bulk after the writes (:func:`layers.gpkg_rtree.bulk_upkeep`).
+        """
+        upkeep: AbstractContextManager[None] = nullcontext()
+        if lyr.geometry_type and n_rows >= BULK_ROWS:
+            upkeep = gpkg_rtree.bulk_upkeep(self._conn, lyr.name)
         try:
-            return self._conn.executemany(sql, rows).rowcount
-        except sqlite3.Error as err:
+            with upkeep:
+                yield
+        except (sqlite3.Error, ValueError) as err:
             raise StoreError(f"{self.path}: writing layer {lyr.name!r} failed: {err}") from err
 
     def replace(self, layer: str, frame: pd.DataFrame, *, where: Mapping[str, Any] | None = None) -> WriteCounts:
         lyr = self._layer(layer)
         with self.transaction():
             clause, params = self._where_sql(lyr, where, None)
-            self._conn.execute(f"DELETE FROM {_quote(lyr.name)}{clause}", params)
-            if len(frame) == 0:
-                return WriteCounts()
-            cols, rows = self._rows(lyr, frame)
-            sql = f"INSERT INTO {_quote(lyr.name)} ({', '.join(_quote(c) for c in cols)}) VALUES ({', '.join('?' * len(cols))})"
-            self._execute_many(lyr, sql, rows)
-        return WriteCounts(inserted=len(rows))
+            cols, rows = self._rows(lyr, frame) if len(frame) else ([], iter([]))
+            # what is deleted counts too: replacing a whole layer rewrites its index
+            n_rows = len(frame) if len(frame) >= BULK_ROWS else len(frame) + self.count(layer, where=where)
+            with self._writing(lyr, n_rows):
+                self._conn.execute(f"DELETE FROM {_quote(lyr.name)}{clause}", params)
+                if len(frame):
+                    sql = f"INSERT INTO {_quote(lyr.name)} ({', '.join(_quote(c) for c in cols)}) VALUES ({', '.join('?' * len(cols))})"
+                    self._conn.executemany(sql, rows)
+        return WriteCounts(inserted=len(frame))
 
     def delete(self, layer: str, *, where: Mapping[str, Any]) -> int:
         lyr = self._layer(layer)
