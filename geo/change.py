@@ -306,7 +306,6 @@ def detect_change_ndvi(
     run(
         np.ascontiguousarray(ndvi), codes, n_baseline, *range_bounds(params.invalid_scl_classes), SCL_WATER, mask, use_forest,
         order, n_season, forest_min, low_q, low_margin, float(params.ndvi_drop), int(params.min_baseline_observations),
-        int(params.confirm_observations), out.status, out.first, out.last, out.ndvi_drop, out.baseline_ndvi,
+        int(params.confirm_observations), out.status, out.first, out.last, out.ndvi_drop, out.nbr_drop, out.baseline_ndvi,
     )
-    out.nbr_drop[:] = np.nan
     return out

@@ -45,6 +45,37 @@ UNASSESSED = 255  # too few usable baseline observations, or not forest
 _SLACK = 1e-9
 
 
+@numba.njit(inline="always", cache=True)
+def _advance(dropped, m, start, confirms, st, n_confirm):  # pragma: no cover - compiled
+    """A usable monitoring observation ``m``: the candidate's ``(start, confirms, status, began)``
+    after it. A drop starts a candidate (``began``: the caller records its drops) or confirms
+    it; an observation that does not drop ends the candidate."""
+    if dropped:
+        if start < 0:
+            return m, 0, (HIGH if n_confirm <= 0 else LOW), True
+        confirms += 1
+        return start, confirms, (HIGH if confirms >= n_confirm else LOW), False
+    if start >= 0:
+        return -1, confirms, NONE, False
+    return start, confirms, st, False
+
+
+@numba.njit(inline="always", cache=True)
+def _write(r, c, st, start, lst, med, dn0, ds0, status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
+    """A pixel's results; the first drop and its date only for a candidate (LOW or HIGH)."""
+    status[r, c] = st
+    last[r, c] = lst
+    base_ndvi[r, c] = med
+    if st == LOW or st == HIGH:  # noqa: SIM109 - numba: plain comparisons
+        first[r, c] = start
+        drop_ndvi[r, c] = dn0
+        drop_swir[r, c] = ds0
+    else:
+        first[r, c] = -1
+        drop_ndvi[r, c] = np.nan
+        drop_swir[r, c] = np.nan
+
+
 @numba.njit(cache=True, nogil=True)
 def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season,
                forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
@@ -133,29 +164,11 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
                     vs = (x - z) / (x + z)
                     rn, rs = season_reference(order[m], bn, bx, bz, n_season, sn, ss)
                     dropped = rn - vn >= d_ndvi and rs - vs >= d_swir
-            if dropped:
-                if start < 0:
-                    start = m
-                    confirms = 0
-                    dn0 = rn - vn
-                    ds0 = rs - vs
-                else:
-                    confirms += 1
-                st = HIGH if confirms >= n_confirm else LOW
-            elif start >= 0:
-                start = -1
-                st = NONE
-        status[r, c] = st
-        last[r, c] = lst
-        base_ndvi[r, c] = med
-        if st == LOW or st == HIGH:  # noqa: SIM109 - numba: plain comparisons
-            first[r, c] = start
-            drop_ndvi[r, c] = dn0
-            drop_swir[r, c] = ds0
-        else:
-            first[r, c] = -1
-            drop_ndvi[r, c] = np.nan
-            drop_swir[r, c] = np.nan
+            start, confirms, st, began = _advance(dropped, m, start, confirms, st, n_confirm)
+            if began:
+                dn0 = rn - vn
+                ds0 = rs - vs
+        _write(r, c, st, start, lst, med, dn0, ds0, status, first, last, drop_ndvi, drop_swir, base_ndvi)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -216,18 +229,12 @@ def _bands_row_one(r, red, nir, swir, scl, lo0, hi0, lo1, hi1, lo2, hi2, water, 
                     z0 = np.float64(swir[0, r, c])
                     rs = (x0 - z0) / (x0 + z0)
                     dropped = m - vn >= d_ndvi and rs - vs >= d_swir
-            if dropped:
-                if start[c] < 0:
-                    start[c] = t - 1
-                    confirms[c] = 0
+            if dropped or start[c] >= 0:  # else nothing changes: no stores
+                start[c], confirms[c], st, began = _advance(dropped, t - 1, start[c], confirms[c], st, n_confirm)
+                status[r, c] = st
+                if began:
                     drop_ndvi[r, c] = m - vn
                     drop_swir[r, c] = rs - vs
-                else:
-                    confirms[c] += 1
-                status[r, c] = HIGH if confirms[c] >= n_confirm else LOW
-            elif start[c] >= 0:
-                start[c] = -1
-                status[r, c] = NONE
     for c in range(n_c):
         st = status[r, c]
         if st == LOW or st == HIGH:  # noqa: SIM109 - numba: plain comparisons
@@ -282,7 +289,7 @@ def bands_serial(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wate
 @numba.njit(cache=True, nogil=True)
 def _index_row(r, ndvi, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season,
                forest_min, low_q, low_margin, d_ndvi, min_obs, n_confirm,
-               status, first, last, drop_ndvi, base_ndvi, bn, srt, sn, ss):  # pragma: no cover - compiled
+               status, first, last, drop_ndvi, drop_swir, base_ndvi, bn, srt, sn, ss):  # pragma: no cover - compiled
     n_t, _, n_c = ndvi.shape
     n_mon = n_t - n_base
     for c in range(n_c):
@@ -334,45 +341,29 @@ def _index_row(r, ndvi, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest
                 if rn < forest_min:  # a dormant season: NDVI alone cannot tell loss from winter
                     continue
                 dropped = rn - v >= d_ndvi
-            if dropped:
-                if start < 0:
-                    start = m
-                    confirms = 0
-                    dn0 = rn - v
-                else:
-                    confirms += 1
-                st = HIGH if confirms >= n_confirm else LOW
-            elif start >= 0:
-                start = -1
-                st = NONE
-        status[r, c] = st
-        last[r, c] = lst
-        base_ndvi[r, c] = med
-        if st == LOW or st == HIGH:  # noqa: SIM109 - numba: plain comparisons
-            first[r, c] = start
-            drop_ndvi[r, c] = dn0
-        else:
-            first[r, c] = -1
-            drop_ndvi[r, c] = np.nan
+            start, confirms, st, began = _advance(dropped, m, start, confirms, st, n_confirm)
+            if began:
+                dn0 = rn - v
+        _write(r, c, st, start, lst, med, dn0, np.nan, status, first, last, drop_ndvi, drop_swir, base_ndvi)
 
 
 @numba.njit(parallel=True, cache=True)
 def index_parallel(ndvi, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season, forest_min, low_q, low_margin,
-                   d_ndvi, min_obs, n_confirm, status, first, last, drop_ndvi, base_ndvi):  # pragma: no cover - compiled
+                   d_ndvi, min_obs, n_confirm, status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
     nb = max(n_base, 1)
     ns = max(n_season, 1)
     for r in numba.prange(ndvi.shape[1]):
         _index_row(r, ndvi, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season, forest_min, low_q, low_margin,
-                   d_ndvi, min_obs, n_confirm, status, first, last, drop_ndvi, base_ndvi,
+                   d_ndvi, min_obs, n_confirm, status, first, last, drop_ndvi, drop_swir, base_ndvi,
                    np.empty(nb), np.empty(nb), np.empty(ns), np.empty(ns))
 
 
 @numba.njit(cache=True, nogil=True)
 def index_serial(ndvi, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season, forest_min, low_q, low_margin,
-                 d_ndvi, min_obs, n_confirm, status, first, last, drop_ndvi, base_ndvi):  # pragma: no cover - compiled
+                 d_ndvi, min_obs, n_confirm, status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
     nb = max(n_base, 1)
     ns = max(n_season, 1)
     bn, srt, sn, ss = np.empty(nb), np.empty(nb), np.empty(ns), np.empty(ns)
     for r in range(ndvi.shape[1]):
         _index_row(r, ndvi, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season, forest_min, low_q, low_margin,
-                   d_ndvi, min_obs, n_confirm, status, first, last, drop_ndvi, base_ndvi, bn, srt, sn, ss)
+                   d_ndvi, min_obs, n_confirm, status, first, last, drop_ndvi, drop_swir, base_ndvi, bn, srt, sn, ss)
