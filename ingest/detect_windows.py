@@ -53,10 +53,11 @@ logger = logging.getLogger(__name__)
 
 WINDOW_STEP = 64  # window sides are multiples of this (and so of the gap block size)
 BYTES_PER_PIXEL_DATE = 2 + 2 + 2 + 1  # red, nir, swir (uint16) and SCL (uint8)
-SCL_CACHE_BYTES = 128 * 2**20  # decoded SCL blocks kept at most (least recently used go first)
+SCL_CACHE_BYTES = (128 * 2**20, 512 * 2**20)  # decoded SCL kept: at least, at most (least recently used go first)
 STRIP_ROWS = 256  # block height over scenes that are not tiled (blocks are then whole rows of the region)
 
 Box = tuple[int, int, int, int]  # col_off, row_off, width, height on the reference grid
+Key = tuple[int, int]  # (row, col) of an SCL block
 
 
 @dataclass(frozen=True)
@@ -144,13 +145,16 @@ class SclBlocks:
 
     Blocks are the scene files' tiles when they are tiled (so a block is one tile decoded once),
     else strips of :data:`STRIP_ROWS` rows across the region. Every block is decoded once and
-    kept until the last window needing it has taken it (counted from the windows given here),
-    within :data:`SCL_CACHE_BYTES` (least recently used first out; a block evicted early is
-    decoded again). With each block goes, per date, whether it holds any class whose mask grows:
-    a window dilates only the dates that have one.
+    kept until the last window needing it has taken it (counted from the windows given here):
+    whole while a window whose own extent overlaps it is to come, then only its border as wide
+    as the halo (:class:`_Ring`: all that the neighbours' halos reach). Windows done row after
+    row reach into the next row's blocks before their own windows come, so the cache holds a row
+    of blocks and a few more, within :data:`SCL_CACHE_BYTES` (least recently used first out; a
+    block evicted early is decoded again). With each block goes, per date, whether it holds any
+    class whose mask grows: a window dilates only the dates that have one.
     """
 
-    def __init__(self, task: WindowTask, windows: Sequence[Box], max_bytes: int = SCL_CACHE_BYTES) -> None:
+    def __init__(self, task: WindowTask, windows: Sequence[Box], max_bytes: int | None = None) -> None:
         self.halo = task.params.cloud_dilation_px
         self.n_dates = len(task.scenes)
         if task.tile_px > 1:
@@ -158,17 +162,24 @@ class SclBlocks:
         else:
             col, row, width, _ = task.region
             self.org, self.shape = (col - self.halo, row - self.halo), (STRIP_ROWS, width + 2 * self.halo)
+        if max_bytes is None:
+            bh, bw = self.shape
+            per_row = -(-(task.region[2] + 2 * self.halo) // bw) + 1
+            low, high = SCL_CACHE_BYTES
+            max_bytes = min(max(low, (per_row + 8) * bh * bw * self.n_dates), high)
         self.max_bytes = max_bytes
         self.need = Counter(k for w in windows for k in self._keys(w))
-        self.blocks: OrderedDict[tuple[int, int], tuple[NDArray[np.uint8], NDArray[np.bool_]]] = OrderedDict()
-        self.pending: dict[tuple[int, int], threading.Event] = {}
+        self.need_whole = Counter(k for w in windows for k in self._keys(w, 0))  # windows whose own extent overlaps
+        self.blocks: OrderedDict[Key, tuple[NDArray[np.uint8] | _Ring, NDArray[np.bool_]]] = OrderedDict()
+        self.pending: dict[Key, threading.Event] = {}
         self.lock = threading.Lock()
         self.decoded = 0  # blocks decoded (more than len(need) only when some were evicted early)
 
-    def _keys(self, window: Box) -> list[tuple[int, int]]:
+    def _keys(self, window: Box, halo: int | None = None) -> list[Key]:
+        """The blocks that ``window`` grown by ``halo`` (default: the dilation's) overlaps."""
         col, row, width, height = window
         (oc, orow), (bh, bw) = self.org, self.shape
-        h = self.halo
+        h = self.halo if halo is None else halo
         rows = range((row - h - orow) // bh, (row + height + h - 1 - orow) // bh + 1)
         cols = range((col - h - oc) // bw, (col + width + h - 1 - oc) // bw + 1)
         return [(r, c) for r in rows for c in cols]
@@ -178,9 +189,9 @@ class SclBlocks:
         shadow masks grown by the halo (grown pixels are :data:`geo.masks.DILATED`); written
         into ``out`` when given."""
         col, row, width, height = window
-        keys = self._keys(window)
+        keys, own = self._keys(window), set(self._keys(window, 0))
         try:
-            got = [(k, *self._take(reader, k)) for k in keys]
+            got = [(k, *self._take(reader, k, k in own)) for k in keys]
             out = np.empty((self.n_dates, height, width), np.uint8) if out is None else out
             self._fill(out, window, got)
             cloudy = np.zeros(self.n_dates, np.bool_)
@@ -194,9 +205,9 @@ class SclBlocks:
                 out[dates] = dilate_clouds(big, h, parallel=False)[:, h:-h, h:-h]
             return out
         finally:
-            self._release(keys)
+            self._release(keys, own)
 
-    def _fill(self, dst: NDArray[np.uint8], extent: Box, got: Sequence[tuple[tuple[int, int], NDArray[np.uint8], NDArray[np.bool_]]],
+    def _fill(self, dst: NDArray[np.uint8], extent: Box, got: Sequence[tuple[Key, NDArray[np.uint8] | _Ring, NDArray[np.bool_]]],
               dates: NDArray[np.intp] | None = None) -> None:
         """Copy the blocks' part inside ``extent`` into ``dst``: every date, or only ``dates``."""
         col, row, width, height = extent
@@ -208,13 +219,16 @@ class SclBlocks:
             if bottom <= top or right <= left:
                 continue
             rows, cols = slice(top - r0, bottom - r0), slice(left - c0, right - c0)
-            dst[:, top - row:bottom - row, left - col:right - col] = data[:, rows, cols] if dates is None else data[dates, rows, cols]
+            part = data.part(rows, cols) if isinstance(data, _Ring) else data[:, rows, cols]
+            dst[:, top - row:bottom - row, left - col:right - col] = part if dates is None else part[dates]
 
-    def _take(self, reader: SceneReader, key: tuple[int, int]) -> tuple[NDArray[np.uint8], NDArray[np.bool_]]:
+    def _take(self, reader: SceneReader, key: Key, whole: bool) -> tuple[NDArray[np.uint8] | _Ring, NDArray[np.bool_]]:
+        """Block ``key`` from the cache, else decoded (once, whichever thread asks first);
+        ``whole``: the caller's own extent overlaps it, so its border alone would not do."""
         while True:
             with self.lock:
                 entry = self.blocks.get(key)
-                if entry is not None:
+                if entry is not None and not (whole and isinstance(entry[0], _Ring)):
                     self.blocks.move_to_end(key)
                     return entry
                 event = self.pending.get(key)
@@ -232,7 +246,8 @@ class SclBlocks:
                 with self.lock:
                     self.decoded += 1
                     if self.need[key] > 0:
-                        self.blocks[key] = entry
+                        keep = entry if self.need_whole[key] > 0 or not self.halo else (_Ring(data, self.halo), entry[1])
+                        self.blocks[key] = keep
                         self._evict()
                 return entry
             finally:
@@ -246,12 +261,43 @@ class SclBlocks:
             _, (data, _) = self.blocks.popitem(last=False)
             size -= data.nbytes
 
-    def _release(self, keys: Sequence[tuple[int, int]]) -> None:
+    def _release(self, keys: Sequence[Key], own: set[Key]) -> None:
+        """A window took ``keys`` (``own``: those its own extent overlaps): drop what no window
+        needs any more, keep only the border of what only halos still need."""
         with self.lock:
             for k in keys:
                 self.need[k] -= 1
+                if k in own:
+                    self.need_whole[k] -= 1
+                entry = self.blocks.get(k)
                 if self.need[k] <= 0:
                     self.blocks.pop(k, None)
+                elif entry is not None and self.need_whole[k] <= 0 and self.halo and not isinstance(entry[0], _Ring):
+                    self.blocks[k] = (_Ring(entry[0], self.halo), entry[1])
+
+
+class _Ring:
+    """The border of a decoded block, ``h`` pixels wide: all of it that a window not overlapping
+    the block reaches with a halo of ``h``."""
+
+    def __init__(self, data: NDArray[np.uint8], h: int) -> None:
+        self.h, self.shape = h, data.shape
+        self.top, self.bottom = data[:, :h].copy(), data[:, -h:].copy()
+        self.left, self.right = data[:, :, :h].copy(), data[:, :, -h:].copy()
+        self.nbytes = self.top.nbytes + self.bottom.nbytes + self.left.nbytes + self.right.nbytes
+
+    def part(self, rows: slice, cols: slice) -> NDArray[np.uint8]:
+        """``block[:, rows, cols]`` for a rectangle within the border (block coordinates)."""
+        h, (_, bh, bw) = self.h, self.shape
+        if rows.stop <= h:
+            return self.top[:, rows, cols]
+        if rows.start >= bh - h:
+            return self.bottom[:, rows.start - (bh - h):rows.stop - (bh - h), cols]
+        if cols.stop <= h:
+            return self.left[:, rows, cols]
+        if cols.start >= bw - h:
+            return self.right[:, rows, cols.start - (bw - h):cols.stop - (bw - h)]
+        raise ValueError(f"rows {rows} x cols {cols} are not within the {h}-px border of a {bh} x {bw} block")
 
 
 class Scratch:
