@@ -310,3 +310,28 @@ def test_a_failing_window_fails_the_run_and_waits_for_the_others(tmp_path: Path,
         dw.run_windows([task], threads=2)
     assert len(started) < len(windows), "windows kept starting after the failure"
     assert len(finished) == len(started) - 1, "a window running when the run failed did not finish cleanly"
+
+
+@pytest.mark.parametrize("n_dates", [2, 24, 45])
+def test_scl_blocks_of_a_full_tile_are_decoded_once_for_long_series(n_dates):
+    """A 10 980 px tile of 512 px blocks, windows sized by the memory budget, done bottom row first
+    (as Dask's threads take them): every block is decoded once, within the cache's ceiling."""
+    from types import SimpleNamespace
+
+    from ingest.detect_windows import SCL_CACHE_BYTES, SclBlocks, plan_windows, window_side
+
+    class Blank:  # a reader of SCL blocks with nothing in them
+        def stack(self, win, bands):
+            return {"SCL": np.full((n_dates, int(win.height), int(win.width)), 4, np.uint8)}
+
+    size, tile = 10_980, 512
+    region = rasterio.windows.Window(0, 0, size, size)
+    windows = plan_windows(region, window_side(1024, 256, n_dates, region, 2, tile), tile)
+    task = SimpleNamespace(params=ChangeParams(cloud_dilation_px=1), scenes=[None] * n_dates, tile_px=tile, region=(0, 0, size, size))
+    blocks = SclBlocks(task, windows)
+    peak = 0
+    for window in reversed(windows):
+        blocks.codes(Blank(), window)
+        peak = max(peak, sum(data.nbytes for data, _ in blocks.blocks.values()))
+    assert blocks.decoded == len(blocks.need) == 23 * 23  # 22 x 22 tiles, and the halo reaches one block row and column past the top-left edge
+    assert peak <= blocks.max_bytes <= SCL_CACHE_BYTES[1]
