@@ -15,7 +15,9 @@ import datetime as dt
 import logging
 import math
 import os
+import struct
 import threading
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,22 +102,33 @@ def _render(data: NDArray[np.uint16], invalid: Sequence[int]) -> tuple[NDArray[n
     return rgb, ramp
 
 
-def _enlarge(image: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], int]:
+def _enlarge(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
     factor = max(1, math.ceil(MIN_SIDE / max(image.shape[1:])))
-    return (image.repeat(factor, axis=1).repeat(factor, axis=2) if factor > 1 else image), factor
+    return image.repeat(factor, axis=1).repeat(factor, axis=2) if factor > 1 else image
 
 
-def _write_png(path: Path, image: NDArray[np.uint8], transform: Affine) -> None:
+def png_bytes(image: NDArray[np.uint8]) -> bytes:
+    """An 8-bit RGB PNG of ``image`` (shape ``(3, row, col)``): rows unfiltered, DEFLATE level 2.
+
+    Written here rather than through GDAL's PNG driver, which goes through a temporary dataset
+    per file: three times slower for a chip, and a run writes four chips per clearing.
+    """
+    _, h, w = image.shape
+    raw = np.zeros((h, 1 + 3 * w), np.uint8)  # each row: filter type 0, then R G B per pixel
+    raw[:, 1:] = np.ascontiguousarray(image.transpose(1, 2, 0)).reshape(h, 3 * w)
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8 bits, truecolour, deflate, no filter, no interlace
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw.tobytes(), 2)) + chunk(b"IEND", b"")
+
+
+def _write_png(path: Path, image: NDArray[np.uint8]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        # A PNG keeps no georeferencing (PAM is off, so no .aux.xml either); the chip's transform
-        # is given only so that rasterio does not warn about a missing one (warning filters are
-        # not thread-safe, and chips are written from several threads).
-        with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(
-            tmp, "w", driver="PNG", width=image.shape[2], height=image.shape[1], count=3, dtype="uint8", transform=transform, zlevel=2
-        ) as dst:
-            dst.write(image)
+        tmp.write_bytes(png_bytes(image))
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -206,8 +219,7 @@ def write_quicklooks(
         for name, image in ((f"{when}_{kind}", rgb), (f"{when}_ndvi", ndvi)):
             image[:, chip.outline] = np.array(OUTLINE, np.uint8)[:, None]
             path = folder / chip.clearing_id / f"{name}.png"
-            big, factor = _enlarge(image)
-            _write_png(path, big, chip.transform @ Affine.scale(1 / factor))
+            _write_png(path, _enlarge(image))
             out[name] = path.relative_to(root).as_posix()
     logger.debug("quicklooks of %s: before %s, after %s", chip.clearing_id, before[0].acquired, after[0].acquired)
     return out

@@ -335,3 +335,18 @@ def test_scl_blocks_of_a_full_tile_are_decoded_once_for_long_series(n_dates):
         peak = max(peak, sum(data.nbytes for data, _ in blocks.blocks.values()))
     assert blocks.decoded == len(blocks.need) == 23 * 23  # 22 x 22 tiles, and the halo reaches one block row and column past the top-left edge
     assert peak <= blocks.max_bytes <= SCL_CACHE_BYTES[1]
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 7), (130, 257)])
+def test_chip_pngs_read_back_exactly(tmp_path: Path, shape):
+    """The chips' own PNG encoder: GDAL's PNG driver reads back every pixel."""
+    from ingest.quicklooks import png_bytes
+
+    image = np.random.default_rng(sum(shape)).integers(0, 256, (3, *shape), dtype=np.uint8)
+    path = tmp_path / "chip.png"
+    path.write_bytes(png_bytes(image))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path) as png:
+            assert (png.driver, png.count, png.dtypes[0]) == ("PNG", 3, "uint8")
+            assert np.array_equal(png.read(), image)
