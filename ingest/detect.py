@@ -47,7 +47,7 @@ from ingest.errors import IngestError
 from ingest.imagery.job import aoi_window
 from ingest.imagery.local import LocalScene, open_scene
 from ingest.imagery.reader import on_grid
-from ingest.quicklooks import plan_chip, write_quicklooks
+from ingest.quicklooks import ThreadReaders, plan_chip, write_quicklooks
 from ingest.runs import Run, recorded_run
 from layers.store import STORE_CRS, Store
 
@@ -232,7 +232,11 @@ def _clip(gaps: gpd.GeoDataFrame, aoi: object) -> gpd.GeoDataFrame:
 
 
 def _quicklooks(objects: gpd.GeoDataFrame, scenes: list[LocalScene], ref: LocalScene, store: Store, aoi: str, settings: Settings) -> list[dict[str, str]]:
-    """Write every clearing's chips (on local threads: reads and PNG writes release the GIL)."""
+    """Write every clearing's chips on local threads (reads and PNG writes release the GIL).
+
+    Chips go to the threads in runs of neighbours (ordered by tile), each thread with the scenes
+    open once, so that GDAL's block cache serves the tiles that neighbouring chips share.
+    """
     if objects.empty:
         return []
     root = Path(store.url).resolve().parent
@@ -242,7 +246,29 @@ def _quicklooks(objects: gpd.GeoDataFrame, scenes: list[LocalScene], ref: LocalS
         plan_chip(cid, g, pd.Timestamp(first).date() if not pd.isna(first) else scenes[-1].acquired, ref)
         for cid, g, first in zip(local["clearing_id"], local.geometry, local["first_detected"], strict=True)
     ]
-    with ThreadPoolExecutor(max_workers=settings.detect_threads or os.cpu_count() or 1) as pool:
-        out = list(pool.map(lambda c: write_quicklooks(c, scenes, ref, folder, root, settings.invalid_scl_classes) if c else {}, chips))
+    tile = max(_tile_px(ref), 256)
+
+    def where(i: int) -> tuple[int, int]:
+        chip = chips[i]
+        return (-1, -1) if chip is None else (int(chip.window.row_off) // tile, int(chip.window.col_off) // tile)
+
+    order = sorted(range(len(chips)), key=where)
+    workers = settings.detect_threads or os.cpu_count() or 1
+    size = max(1, -(-len(order) // (4 * workers)))
+    runs = [order[i:i + size] for i in range(0, len(order), size)]
+    readers = ThreadReaders(scenes, ref)
+    out: list[dict[str, str]] = [{} for _ in chips]
+
+    def write(run: list[int]) -> None:
+        for i in run:
+            chip = chips[i]
+            if chip is not None:
+                out[i] = write_quicklooks(chip, scenes, ref, folder, root, settings.invalid_scl_classes, read=readers.read)
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(write, runs))
+    finally:  # the pool has waited for every run: no thread uses a reader now
+        readers.close()
     logger.info("detect %s: quicklooks of %d clearing(s) in %s", aoi, len(out), folder)
     return out

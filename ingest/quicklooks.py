@@ -18,7 +18,7 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from rasterio.windows import Window, from_bounds
 
 from geo.masks import valid_observations
 from ingest.imagery.local import LocalScene
-from ingest.imagery.reader import read_bands
+from ingest.imagery.reader import GDAL_OPTIONS, SceneReader, read_bands
 
 logger = logging.getLogger(__name__)
 
@@ -62,21 +62,55 @@ def _bands(scene: LocalScene) -> tuple[str, tuple[str, str, str]]:
     return ("true_colour", ("B04", "B03", "B02")) if true else ("false_colour", ("B11", "B08", "B04"))
 
 
-def _read(scene: LocalScene, ref: LocalScene, win: Window, step: int) -> NDArray[np.uint16]:
+ReadBands = Callable[[LocalScene, Window, tuple[str, ...]], NDArray[np.uint16]]
+"""Reads bands of a scene over a window of the reference grid (as :func:`read_bands`)."""
+
+
+class ThreadReaders:
+    """The run's scenes opened once per thread for chip reads, so that GDAL's block cache serves
+    the tiles that chips read one after another share (and no file is opened per chip).
+
+    :meth:`read` is a :data:`ReadBands` for any thread; call :meth:`close` once the threads are done.
+    """
+
+    def __init__(self, scenes: Sequence[LocalScene], ref: LocalScene) -> None:
+        self.scenes, self.ref = list(scenes), ref
+        self._index = {id(s): i for i, s in enumerate(self.scenes)}
+        self._local = threading.local()
+        self._open: list[SceneReader] = []
+        self._lock = threading.Lock()
+
+    def read(self, scene: LocalScene, win: Window, names: tuple[str, ...]) -> NDArray[np.uint16]:
+        with rasterio.Env(**GDAL_OPTIONS):
+            reader = getattr(self._local, "reader", None)
+            if reader is None:  # opened without an Env of its own: it is closed on another thread
+                reader = self._local.reader = SceneReader(self.scenes, self.ref, own_env=False).__enter__()
+                with self._lock:
+                    self._open.append(reader)
+            return reader.bands(self._index[id(scene)], win, names)
+
+    def close(self) -> None:
+        with self._lock:
+            for reader in self._open:
+                reader.__exit__(None, None, None)
+            self._open = []
+
+
+def _read(read: ReadBands, scene: LocalScene, win: Window, step: int) -> NDArray[np.uint16]:
     """One read of everything a chip needs: 3 colour bands, B04, B08, SCL, decimated by ``step``."""
     _, colour = _bands(scene)
     names = tuple(dict.fromkeys((*colour, "B04", "B08", "SCL")))
-    data = read_bands(scene, ref, win, names)
+    data = read(scene, win, names)
     data = data[:, ::step, ::step] if step > 1 else data
     return np.stack([data[names.index(b)] for b in (*colour, "B04", "B08", "SCL")])
 
 
-def _pick(candidates: Sequence[LocalScene], ref: LocalScene, win: Window, step: int, inside: NDArray[np.bool_],
+def _pick(candidates: Sequence[LocalScene], read: ReadBands, win: Window, step: int, inside: NDArray[np.bool_],
           invalid: Sequence[int]) -> tuple[LocalScene, NDArray[np.uint16]] | None:
     """The first candidate with a clear enough view (else the clearest tried) and its chip data."""
     best: tuple[float, LocalScene, NDArray[np.uint16]] | None = None
     for scene in candidates[:MAX_TRIES]:
-        data = _read(scene, ref, win, step)
+        data = _read(read, scene, win, step)
         valid = valid_observations(data[5], invalid, data[3], data[4])
         share = float(valid[inside].mean()) if inside.any() else float(valid.mean())
         if share >= CLEAR_SHARE:
@@ -176,6 +210,7 @@ def write_quicklooks(
     folder: Path,
     root: Path,
     invalid_classes: Sequence[int],
+    read: ReadBands | None = None,
 ) -> dict[str, str]:
     """Write one clearing's four chips and return their paths by name, relative to ``root``.
 
@@ -194,6 +229,8 @@ def write_quicklooks(
         Paths are returned relative to this folder (the store's), with ``/`` separators.
     invalid_classes
         SCL classes of invalid observations (settings).
+    read
+        How bands are read (e.g. :meth:`ThreadReaders.read`); by default each read opens its file.
 
     Returns
     -------
@@ -208,8 +245,11 @@ def write_quicklooks(
     OSError
         When a PNG cannot be written.
     """
-    before = _pick([s for s in reversed(scenes) if s.acquired < chip.first_detected], ref, chip.window, chip.step, chip.inside, invalid_classes)
-    after = _pick(list(reversed(scenes)), ref, chip.window, chip.step, chip.inside, invalid_classes)
+    if read is None:
+        def read(scene: LocalScene, win: Window, names: tuple[str, ...]) -> NDArray[np.uint16]:
+            return read_bands(scene, ref, win, names)
+    before = _pick([s for s in reversed(scenes) if s.acquired < chip.first_detected], read, chip.window, chip.step, chip.inside, invalid_classes)
+    after = _pick(list(reversed(scenes)), read, chip.window, chip.step, chip.inside, invalid_classes)
     if before is None or after is None:
         return {}
     out: dict[str, str] = {}
