@@ -21,7 +21,7 @@ Each part runs in its own child process, so that the peak RSS printed is that pa
   window on two threads, doing nothing with them;
 * **detector** and **e2e**: ``ingest.detect.detect`` on that pair of dates (windows through
   Dask threads, objects, ids, observation gaps, store writes), without and then with the
-  quicklook chips (a second run over the same store), each with its peak RSS.
+  quicklook chips (two more runs over the same store), each with its peak RSS.
 
 Targets on the reference machine (2 cores): kernel >= 20x faster than (b); end to end <= 1.5x
 the decode time with < 1 GB peak RSS. The figures are printed, not asserted.
@@ -290,8 +290,8 @@ def main() -> None:
         for _ in range(2):
             for p in runs:
                 runs[p].append(child(p, args.quick, work))
+        runs["e2e"] = [child("e2e", args.quick, work) for _ in range(2)]  # later runs over the same store, with quicklooks
         r |= {p: min(v, key=lambda x: x["seconds"]) for p, v in runs.items()}
-        r["e2e"] = child("e2e", args.quick, work)
     bw, k, b, g, d, x, e = (r[p] for p in ("bandwidth", "kernel", "numpy", "generate", "decode", "detector", "e2e"))
     emit(f"bench_change{' --quick' if args.quick else ''}: {os.cpu_count()} cores; each part in its own process (peak RSS per part)")
     emit(f"  memory bandwidth (NumPy copy of {bw['mb']:.0f} MB, read + write): {bw['gb_s_1']:.1f} GB/s on 1 thread, {bw['gb_s_2']:.1f} GB/s on 2")
@@ -305,8 +305,8 @@ def main() -> None:
     emit(f"  detect end to end, without quicklooks: {x['seconds']:.2f} s (best of {times(runs['detector'])}) "
          f"= {x['seconds'] / d['seconds']:.2f}x the decode time (target <= 1.5x); "
          f"peak RSS {x['rss_mb']:.0f} MB (target < 1024)")
-    emit(f"  detect end to end, with quicklooks (a later run over the same store): {e['seconds']:.2f} s = {e['seconds'] / d['seconds']:.2f}x; "
-         f"peak RSS {e['rss_mb']:.0f} MB")
+    emit(f"  detect end to end, with quicklooks (later runs over the same store): {e['seconds']:.2f} s (best of {times(runs['e2e'])}) "
+         f"= {e['seconds'] / d['seconds']:.2f}x; peak RSS {e['rss_mb']:.0f} MB")
     emit(f"    first run: {runs['detector'][0]['message']}")
     emit(f"  total {time.perf_counter() - t_start:.0f} s")
 
