@@ -75,7 +75,7 @@ class ThreadReaders:
 
     def __init__(self, scenes: Sequence[LocalScene], ref: LocalScene) -> None:
         self.scenes, self.ref = list(scenes), ref
-        self._index = {id(s): i for i, s in enumerate(self.scenes)}
+        self._index = {s.path: i for i, s in enumerate(self.scenes)}
         self._local = threading.local()
         self._open: list[SceneReader] = []
         self._lock = threading.Lock()
@@ -87,7 +87,7 @@ class ThreadReaders:
                 reader = self._local.reader = SceneReader(self.scenes, self.ref, own_env=False).__enter__()
                 with self._lock:
                     self._open.append(reader)
-            return reader.bands(self._index[id(scene)], win, names)
+            return reader.bands(self._index[scene.path], win, names)
 
     def close(self) -> None:
         with self._lock:
