@@ -244,9 +244,10 @@ def test_scl_blocks_give_each_window_the_whole_grid_dilation(tmp_path: Path, sta
     every window's SCL is the whole grid's dilated SCL cut to it; blocks are decoded once when
     the cache holds them, again (not wrongly) when it does not."""
     from geo.masks import dilate_clouds
-    from ingest.detect_windows import SclBlocks, WindowTask, _Ring, plan_windows
+    from ingest.detect_windows import plan_windows
     from ingest.imagery.local import open_scene
     from ingest.imagery.reader import SceneReader
+    from ingest.scl_blocks import SclBlocks, _Ring
 
     s = {k: v.copy() for k, v in stack.items()}
     paint(s, 12, pixel_box(slice(30, 110), slice(40, 64), SHAPE), CLOUD, 9)
@@ -255,9 +256,7 @@ def test_scl_blocks_give_each_window_the_whole_grid_dilation(tmp_path: Path, sta
     scenes = tuple(open_scene(p) for p in sorted((tmp_path / "scenes").glob("*.tif")))
     params = ChangeParams(cloud_dilation_px=2)
     windows = plan_windows(rasterio.windows.Window(0, 0, SHAPE[1], SHAPE[0]), side, tile_px)
-    task = WindowTask(scenes, scenes[0], tuple(windows), (0, 0, SHAPE[1], SHAPE[0]), 10, tuple(DAYS), ("B04", "B08", "B12"),
-                      params, tuple(None for _ in windows), None, (0, 0), tile_px)
-    blocks = SclBlocks(task, windows) if max_bytes is None else SclBlocks(task, windows, max_bytes=max_bytes)
+    blocks = SclBlocks(len(scenes), params.cloud_dilation_px, tile_px, (0, 0, SHAPE[1], SHAPE[0]), windows, max_bytes=max_bytes)
     whole = dilate_clouds(as_written(s["SCL"]).astype(np.uint8), 2)
     rings = 0
     with SceneReader(scenes, scenes[0]) as reader:
@@ -316,9 +315,8 @@ def test_a_failing_window_fails_the_run_and_waits_for_the_others(tmp_path: Path,
 def test_scl_blocks_of_a_full_tile_are_decoded_once_for_long_series(n_dates):
     """A 10 980 px tile of 512 px blocks, windows sized by the memory budget, done bottom row first
     (as Dask's threads take them): every block is decoded once, within the cache's ceiling."""
-    from types import SimpleNamespace
-
-    from ingest.detect_windows import SCL_CACHE_BYTES, SclBlocks, plan_windows, window_side
+    from ingest.detect_windows import plan_windows, window_side
+    from ingest.scl_blocks import SCL_CACHE_BYTES, SclBlocks
 
     class Blank:  # a reader of SCL blocks with nothing in them
         def stack(self, win, bands):
@@ -327,8 +325,7 @@ def test_scl_blocks_of_a_full_tile_are_decoded_once_for_long_series(n_dates):
     size, tile = 10_980, 512
     region = rasterio.windows.Window(0, 0, size, size)
     windows = plan_windows(region, window_side(1024, 256, n_dates, region, 2, tile), tile)
-    task = SimpleNamespace(params=ChangeParams(cloud_dilation_px=1), scenes=[None] * n_dates, tile_px=tile, region=(0, 0, size, size))
-    blocks = SclBlocks(task, windows)
+    blocks = SclBlocks(n_dates, 1, tile, (0, 0, size, size), windows)
     peak = 0
     for window in reversed(windows):
         blocks.codes(Blank(), window)
