@@ -24,7 +24,7 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check geo ingest layers web config tests benchmarks
+	$(BIN)/ruff check geo ingest jobs synthetic cli layers web config tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -9,17 +9,17 @@ Run from the repository root::
 Each part runs in its own child process, so that the peak RSS printed is that part's:
 
 * **bandwidth**: a large NumPy copy (1 and 2 threads), GB/s counting bytes read + written;
-* **kernel**: :func:`geo.change.detect_change` (numba, both cores) on an in-memory stack, in
+* **kernel**: :func:`geo.change.detection.detect_change` (numba, both cores) on an in-memory stack, in
   Mpixel-dates/s, and the bytes it must move (inputs once, outputs once) as a share of the
   2-thread bandwidth;
-* **numpy (b)**: the same algorithm as whole-array float64 NumPy (``tests/geo/numpy_change.py``)
+* **numpy (b)**: the same algorithm as whole-array float64 NumPy (``synthetic/kernel_reference.py``)
   on a 2048^2 subset, its output asserted identical to the kernel's, and the speed-up;
 * **generate** (not timed): two acquisitions of a 10 980^2 tile written as tiled, DEFLATE-
   compressed GeoTIFFs (512 px tiles, band-interleaved, 8 bands: the local provider's layout),
   a store with the tile as AOI and the scenes registered;
 * **decode**: reading the bands the detector uses (B04 B08 B12 SCL, both dates) window by
   window on two threads, doing nothing with them;
-* **detector** and **e2e**: ``ingest.detect.detect`` on that pair of dates (windows through
+* **detector** and **e2e**: ``jobs.detect.detect`` on that pair of dates (windows through
   Dask threads, objects, ids, observation gaps, store writes), without and then with the
   quicklook chips (two more runs over the same store), each with its peak RSS.
 
@@ -111,7 +111,7 @@ def synthetic_stack(rows: int, cols: int, n_base: int, n_mon: int, seed: int = 1
 
 
 def part_kernel(quick: bool) -> dict[str, float]:
-    from geo.change import ChangeParams, detect_change
+    from geo.change.detection import ChangeParams, detect_change
 
     side, n_base, n_mon = (1024, 6, 6) if quick else (4096, 6, 6)
     red, nir, swir, scl, dates = synthetic_stack(side, side, n_base, n_mon)
@@ -125,8 +125,8 @@ def part_kernel(quick: bool) -> dict[str, float]:
 
 
 def part_numpy(quick: bool) -> dict[str, float]:
-    from geo.change import ChangeParams, detect_change
-    from tests.geo.numpy_change import detect_change_numpy
+    from geo.change.detection import ChangeParams, detect_change
+    from synthetic.kernel_reference import detect_change_numpy
 
     side, n_base, n_mon = (512, 6, 6) if quick else (2048, 6, 6)
     red, nir, swir, scl, dates = synthetic_stack(side, side, n_base, n_mon)
@@ -156,7 +156,10 @@ def part_generate(quick: bool, work: Path) -> dict[str, float]:
     from affine import Affine
     from rasterio.windows import Window
 
-    from ingest.cli import cli
+    from config import load_settings
+    from jobs.ingest_boundaries import ingest_boundaries
+    from jobs.ingest_imagery import ingest_imagery
+    from layers.store import open_store
 
     size = tile_size(quick)
     west, north, res = 600_000.0, 1_600_000.0, 10.0
@@ -199,10 +202,11 @@ def part_generate(quick: bool, work: Path) -> dict[str, float]:
     aoi = work / "aoi.geojson"
     gpd.GeoDataFrame({"name": ["tile"]}, geometry=[box.buffer(-0.01)], crs="EPSG:32648").to_file(aoi)
     store = str(work / "store.gpkg")
-    os.environ["ECOWATCH_DATA_DIR"] = str(work)
-    for args in (["ingest", "boundaries", "aoi", str(aoi)],
-                 ["ingest", "imagery", "--provider", "local", "--path", str(scenes), "--aoi", "tile", "--from", "2024-01-01", "--to", "2024-01-31"]):
-        cli.main([*args, "--store", store], prog_name="ecowatch", standalone_mode=False)
+    os.environ["ECOWATCH_DATA_DIR"] = str(work)  # the later parts' detect runs read settings from the environment
+    settings = load_settings({}, data_dir=work)
+    with open_store(store) as st:
+        ingest_boundaries(st, settings, "aoi", aoi)
+        ingest_imagery(st, settings, provider="local", path=scenes, aoi="tile", date_from=dt.date(2024, 1, 1), date_to=dt.date(2024, 1, 31))
     mb = sum(p.stat().st_size for p in scenes.iterdir()) / 2**20
     return {"size": size, "file_mb": mb, "rss_mb": peak_rss_mb()}
 
@@ -211,7 +215,7 @@ def part_decode(quick: bool, work: Path) -> dict[str, float]:
     from rasterio.windows import Window
 
     from ingest.imagery.local import open_scene
-    from ingest.imagery.reader import read_bands
+    from ingest.imagery.scene_windows import read_bands
 
     scenes = [open_scene(p) for p in sorted((work / "scenes").glob("*.tif"))]
     size, side = tile_size(quick), 1024
@@ -228,7 +232,7 @@ def part_decode(quick: bool, work: Path) -> dict[str, float]:
 
 def part_e2e(quick: bool, work: Path, quicklooks: bool = True) -> dict[str, float]:
     from config import load_settings
-    from ingest.detect import Period, detect
+    from jobs.detect import Period, detect
     from layers import open_store
 
     settings = load_settings({}, data_dir=work, min_baseline_observations=1, quicklooks=quicklooks)

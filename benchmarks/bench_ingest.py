@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from config import load_settings
 from ingest.dates import parse_date
 from ingest.errors import RecordError
-from ingest.seizure_fields import parse_group, parse_quantity, parse_unit
-from ingest.seizures import ingest_seizures
-from ingest.species import species_list
+from ingest.seizures.fields import parse_group, parse_quantity, parse_unit
+from ingest.seizures.species import species_list
+from jobs.ingest_seizures import ingest_seizures
 from layers import open_store
 
 BUDGET_S = 10.0

@@ -28,9 +28,9 @@ import geopandas as gpd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo.change import ChangeParams
-from tests.geo.accuracy import detect, pooled, score
-from tests.geo.hard_scenes import generate
+from geo.change.detection import ChangeParams
+from synthetic.hard_scenes import generate
+from synthetic.scoring import detect, pooled, score
 
 VARIANTS: dict[str, dict[str, object]] = {
     "defaults": {},

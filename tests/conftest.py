@@ -24,7 +24,7 @@ def run_demo_cli(store: Path, seed: int | None = None) -> None:
     """``ecowatch demo --no-serve`` into ``store`` (in-process, through the real CLI)."""
     from click.testing import CliRunner
 
-    from ingest.cli import cli
+    from cli.main import cli
 
     args = ["demo", "--no-serve", "--store", str(store)] + ([] if seed is None else ["--seed", str(seed)])
     result = CliRunner().invoke(cli, args, env={"ECOWATCH_DATA_DIR": str(store.parent)}, catch_exceptions=False)

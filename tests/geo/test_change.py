@@ -5,7 +5,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from geo.change import (
+from geo.change.detection import (
     HIGH,
     LOW,
     NONE,
@@ -17,7 +17,7 @@ from geo.change import (
     detect_change_ndvi,
 )
 from geo.errors import InputShapeError
-from tests.geo.numpy_change import detect_change_numpy
+from synthetic.kernel_reference import detect_change_numpy
 
 FOREST = (300, 3200, 600)
 SOIL = (1500, 2400, 2400)

@@ -1,4 +1,4 @@
-"""The change detector's accuracy on the hard synthetic series (tests/geo/hard_scenes.py).
+"""The change detector's accuracy on the hard synthetic series (synthetic/hard_scenes.py).
 
 The acceptance bar of issue 4, checked on the **test seeds 100-119**, which were never used to
 tune anything: thresholds were tuned on seeds 0-9 only (``benchmarks/tune_change.py``; how, in
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.geo.accuracy import Score, pooled, score_seeds
-from tests.geo.hard_scenes import REVISIT
+from synthetic.hard_scenes import REVISIT
+from synthetic.scoring import Score, pooled, score_seeds
 
 TEST_SEEDS = list(range(100, 120))
 NO_CHANGE_SEEDS = list(range(100, 105))

@@ -1,4 +1,4 @@
-"""Observation gaps (geo.gaps): where nothing valid was seen since a date."""
+"""Observation gaps (geo.change.gaps): where nothing valid was seen since a date."""
 
 import datetime as dt
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from affine import Affine
 
+from geo.change.gaps import NEVER, OUTSIDE, last_valid_blocks, observation_gaps
 from geo.errors import InputShapeError
-from geo.gaps import NEVER, OUTSIDE, last_valid_blocks, observation_gaps
 
 DATES = [dt.date(2024, 1, 1) + dt.timedelta(days=10 * i) for i in range(10)]
 T = Affine(160, 0, 754000, 0, -160, 1521000)  # 8 px blocks of 20 m

@@ -1,4 +1,4 @@
-"""Valid observations (geo.masks) and the baseline's seasonal ranking (geo.baseline)."""
+"""Valid observations (geo.change.masks) and the baseline's seasonal ranking (geo.change.baseline)."""
 
 import datetime as dt
 
@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.baseline import season_order
+from geo.change.baseline import season_order
+from geo.change.masks import DILATED, dilate_clouds, valid_observations, valid_ranges
 from geo.errors import InputShapeError
-from geo.masks import DILATED, dilate_clouds, valid_observations, valid_ranges
 
 DEFAULT_INVALID = (0, 1, 2, 3, 8, 9, 10, 11)
 
@@ -73,7 +73,7 @@ def test_season_order_is_circular_nearest_first_later_on_ties():
 
 
 def test_kernels_take_up_to_three_runs_of_valid_codes():
-    from geo.masks import range_bounds
+    from geo.change.masks import range_bounds
 
     assert range_bounds(DEFAULT_INVALID) == (4, 7, 1, 0, 1, 0)
     assert range_bounds((0, 3, 8, 9, 10, 11)) == (1, 2, 4, 7, 1, 0)

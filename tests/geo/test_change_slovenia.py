@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from affine import Affine
 
-from geo.change import HIGH, LOW, UNASSESSED, ChangeParams, detect_change_ndvi
-from geo.objects import clearing_objects
+from geo.change.detection import HIGH, LOW, UNASSESSED, ChangeParams, detect_change_ndvi
+from geo.change.objects import clearing_objects
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "eolearn_slovenia_s2"
 T = Affine(10.0, 0.0, 465181.05, 0.0, -10.0, 5080254.63)  # the patch, UTM 33N, 10 m

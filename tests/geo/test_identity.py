@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.identity import assign_ids, new_clearing_id, reconcile
+from geo.change.identity import assign_ids, new_clearing_id, reconcile
 
 
 def frame(boxes, ids=None):

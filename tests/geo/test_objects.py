@@ -8,9 +8,9 @@ from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.change import HIGH, LOW, NONE, ChangeResult, FlaggedPixels
+from geo.change.detection import HIGH, LOW, NONE, ChangeResult, FlaggedPixels
+from geo.change.objects import clearing_objects, objects_from_pixels, pixel_area_ha
 from geo.errors import InputShapeError
-from geo.objects import clearing_objects, objects_from_pixels, pixel_area_ha
 
 T = Affine(20, 0, 754000, 0, -20, 1521000)  # 20 m pixels, UTM 48N
 DATES = [dt.date(2024, 1, 1) + dt.timedelta(days=10 * i) for i in range(10)]

@@ -1,6 +1,6 @@
 """One reference Sentinel-2 series that every imagery test serves, whatever the provider.
 
-A synthetic series (:mod:`ingest.synthetic.scenes`, fixed seed, planted clearings) rendered at
+A synthetic series (:mod:`synthetic.scenes`, fixed seed, planted clearings) rendered at
 20 m and repeated 2 x 2 onto a 10 m grid, so that the 20 m bands (B8A B11 B12 SCL) of a STAC
 catalogue hold exactly the reference's values and every provider can deliver the same pixels.
 The reference grid (EPSG:32648, 10 m, origin on the 10 m lattice) is larger than the test AOI,
@@ -22,8 +22,8 @@ from affine import Affine
 
 from config import Settings
 from ingest.imagery.cog import BANDS
-from ingest.synthetic.scenes import Grid, generate_series
 from layers.store import Store, open_store
+from synthetic.scenes import Grid, generate_series
 
 CRS = "EPSG:32648"
 RES = 10.0
@@ -97,8 +97,8 @@ def store_with_aoi(
     folder: Path, settings: Settings, name: str = "store.gpkg", bounds: tuple[float, float, float, float] = AOI_BOUNDS
 ) -> Store:
     """A new store in ``folder`` holding the AOI (through ``ingest boundaries aoi``)."""
-    from ingest.boundaries import ingest_boundaries
     from ingest.mapping import FieldMapping
+    from jobs.ingest_boundaries import ingest_boundaries
 
     store = open_store(folder / name)
     ingest_boundaries(store, settings, "aoi", aoi_file(folder, bounds), mapping=FieldMapping())
@@ -107,8 +107,8 @@ def store_with_aoi(
 
 def aoi_window_of(path: Path, bounds: tuple[float, float, float, float] = AOI_BOUNDS) -> tuple[str, tuple[float, ...], np.ndarray]:
     """``(crs, window transform, bands (8, row, col))`` of a registered scene file over the AOI ``bounds``."""
-    from ingest.imagery.job import aoi_window
     from ingest.imagery.local import open_scene
+    from jobs.ingest_imagery import aoi_window
 
     scene = open_scene(path)
     aoi = gpd.GeoSeries([shapely.box(*bounds)], crs=CRS).to_crs("EPSG:4326").iloc[0]

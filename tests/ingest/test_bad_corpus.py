@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingest.cli import cli
+from cli.main import cli
 from layers import open_store
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"

@@ -11,9 +11,9 @@ import pytest
 import shapely
 
 from config import region_dir
-from ingest.boundaries import ingest_boundaries
 from ingest.errors import SourceError, TooManyRejectsError
 from ingest.mapping import FieldMapping, categorise
+from jobs.ingest_boundaries import ingest_boundaries
 from layers import open_store
 
 REGION = region_dir("mekong")

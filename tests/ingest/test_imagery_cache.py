@@ -18,8 +18,8 @@ from rasterio.windows import Window
 from ingest.imagery.cache import ImageryCache
 from ingest.imagery.cog import BANDS, cog_writer, is_complete, remove_stale_parts
 from ingest.imagery.grid import AoiGrid
-from ingest.imagery.job import ingest_imagery
 from ingest.imagery.providers import Acquisition
+from jobs.ingest_imagery import ingest_imagery
 from tests.ingest.reference_scenes import (
     AOI_BOUNDS,
     AOI_NAME,

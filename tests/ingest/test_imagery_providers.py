@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 from sentinelhub import SentinelHubDownloadClient
 
-from ingest.cli import cli
-from ingest.imagery.job import ingest_imagery
+from cli.main import cli
+from jobs.ingest_imagery import ingest_imagery
 from layers.store import open_store
 from tests.ingest.fake_sentinel_hub import CLIENT_ID, CLIENT_SECRET, FakeSentinelHub
 from tests.ingest.fake_servers import make_ca, serve

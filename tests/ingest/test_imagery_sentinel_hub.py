@@ -21,16 +21,16 @@ import rasterio
 from click.testing import CliRunner
 from sentinelhub import SentinelHubDownloadClient
 
+from cli.main import cli
 from config import Settings, load_settings
-from ingest.aoi import aoi_geometry
-from ingest.cli import cli
 from ingest.imagery.cache import ImageryCache
 from ingest.imagery.cog import BANDS
 from ingest.imagery.errors import CredentialsError, ProviderError
-from ingest.imagery.job import ingest_imagery
 from ingest.imagery.providers import make_provider
 from ingest.imagery.sentinel_hub import collection
-from ingest.runs import Run
+from jobs.aoi import aoi_geometry
+from jobs.ingest_imagery import ingest_imagery
+from jobs.runs import Run
 from layers.store import Store
 from tests.ingest.fake_sentinel_hub import CLIENT_ID, CLIENT_SECRET, FakeSentinelHub, error_response
 from tests.ingest.fake_servers import make_ca, serve

@@ -21,9 +21,9 @@ from werkzeug.wrappers import Request, Response
 
 from config import Settings, load_settings
 from ingest.imagery.errors import ProviderError, RedirectNotAllowedError, URLNotAllowedError
-from ingest.imagery.job import ingest_imagery
 from ingest.imagery.urls import check_url
-from ingest.runs import Run
+from jobs.ingest_imagery import ingest_imagery
+from jobs.runs import Run
 from layers.store import Store
 from tests.ingest.fake_servers import serve
 from tests.ingest.fake_stac import FakeStac, write_assets

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config import load_settings
-from ingest.boundaries import ingest_boundaries
-from ingest.seizures import ingest_seizures
+from jobs.ingest_boundaries import ingest_boundaries
+from jobs.ingest_seizures import ingest_seizures
 from layers import open_store
 
 HEADER = ["seizure_id", "date", "commodity_group", "species", "quantity", "unit", "lon", "lat", "commodity", "notes"]

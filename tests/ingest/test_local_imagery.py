@@ -14,8 +14,8 @@ from rasterio.transform import from_origin
 from rasterio.warp import reproject
 
 from ingest.errors import SourceError
-from ingest.imagery.job import ingest_imagery
 from ingest.imagery.local import open_scene
+from jobs.ingest_imagery import ingest_imagery
 from tests.ingest.reference_scenes import (
     AOI_NAME,
     CRS,

@@ -10,11 +10,11 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from ingest.boundaries import ingest_boundaries
 from ingest.errors import LimitError, SourceError, TextEncodingError
 from ingest.limits import Limits, json_deep_path, json_max_depth
 from ingest.mapping import FieldMapping
 from ingest.readers.vector import read_features
+from jobs.ingest_boundaries import ingest_boundaries
 from layers import open_store
 
 SQUARES = [shapely.box(107.40, 13.60, 107.45, 13.65), shapely.box(107.50, 13.60, 107.55, 13.65)]

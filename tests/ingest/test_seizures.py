@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ingest.errors import SourceError
-from ingest.seizures import ingest_seizures
+from jobs.ingest_seizures import ingest_seizures
 from layers import open_store
 
 HEADER = "seizure_id,date,commodity_group,commodity,species,quantity,unit,lon,lat,agency,case_reference,notes,synthetic\n"
@@ -101,8 +101,8 @@ def reasons(run) -> dict[str, tuple[str, str]]:
 
 
 def test_locations_dms_utm_places_and_countries(store, settings, tmp_path):
-    from ingest.boundaries import ingest_boundaries
     from ingest.mapping import FieldMapping
+    from jobs.ingest_boundaries import ingest_boundaries
     from tests.ingest.test_boundaries import REGION
 
     for kind, f, m in (("countries", "countries.geojson", "countries.toml"), ("border-crossings", "border_crossings.geojson", "border_crossings.toml")):

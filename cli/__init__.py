@@ -1,0 +1,1 @@
+"""The `ecowatch` command line and the demo."""

@@ -1,0 +1,173 @@
+"""``ecowatch demo``: the bundled region through the same commands a user runs.
+
+1. ``ingest boundaries`` for each of the region's files (countries, corridors, crossings,
+   concessions, protected areas, the demo AOI);
+2. a synthetic Sentinel-2 L2A series over the demo AOI, with clearings planted inside a
+   concession, outside every concession, inside the protected area and where no concession data
+   exist (kept under ``<store folder>/demo/``), then ``ingest imagery --provider local``;
+3. ``detect``; synthetic seizures linked to some planted clearings, then ``ingest seizures``;
+   region-wide synthetic clearings (written straight to the store: the demo's only step that
+   is not a user command) and seizures along every corridor, with clusters built to be
+   intensifying, persistent, diminishing and new hotspots, then ``ingest seizures``;
+4. ``analyse`` and ``export clearings --format geojson``;
+5. unless ``--no-serve``: serve the map.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+import geopandas as gpd
+import orjson
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from config import Settings
+from ingest.errors import IngestError
+from ingest.region import Region, load_region
+from layers.store import Store, open_store
+
+logger = logging.getLogger(__name__)
+
+# the quarters of the region-wide synthetic clearings and seizures (hotspot trends)
+REGION_FIRST = dt.date(2022, 1, 1)
+REGION_LAST = dt.date(2024, 12, 31)
+
+# what a correct analysis says of a clearing planted in each zone
+ZONE_FLAGS: Mapping[str, tuple[str, ...]] = {
+    "protected_area": ("outside_concessions", "protected_area"),
+    "inside_concession": ("inside_concession",),
+    "outside_concessions": ("outside_concessions",),
+    "no_concession_data": ("no_concession_data",),
+}
+
+
+def planting_zones(store: Store, region: Region) -> dict[str, BaseGeometry]:
+    """The demo AOI cut into zones whose flags are known, in the demo CRS (metres).
+
+    Each zone keeps 60 m away from every boundary so that a planted clearing's flags cannot
+    depend on how a boundary falls between pixels.
+    """
+    crs = region.demo.crs
+    aoi = shapely.box(*region.demo.bounds)
+
+    def union(layer: str, **where: object) -> BaseGeometry:
+        frame = store.read(layer, bbox=tuple(gpd.GeoSeries([aoi], crs=crs).to_crs("EPSG:4326").total_bounds), where=where or None)
+        if frame.empty:
+            return shapely.Polygon()
+        return shapely.intersection(shapely.union_all(frame.to_crs(crs).geometry.values), aoi)
+
+    pa, conc, cover = union("protected_areas"), union("concessions"), union("coverage", kind="concessions")
+    gap = 60.0
+
+    def zone(geom: BaseGeometry, *minus: BaseGeometry) -> BaseGeometry:
+        for m in minus:
+            geom = shapely.difference(geom, shapely.buffer(m, gap))
+        return shapely.buffer(geom, -gap)
+
+    outside_cover = shapely.difference(aoi, cover)
+    return {
+        "protected_area": zone(shapely.intersection(pa, cover), conc, outside_cover),
+        "inside_concession": zone(shapely.intersection(conc, cover), pa, outside_cover),
+        "outside_concessions": zone(cover, conc, pa, outside_cover),
+        "no_concession_data": zone(outside_cover, pa, conc, cover),
+    }
+
+
+def _cli(args: list[str]) -> None:
+    from cli.main import cli
+
+    logger.info("demo: ecowatch %s", " ".join(args))
+    try:
+        cli.main(args, prog_name="ecowatch", standalone_mode=False)
+    except click.ClickException as err:
+        raise IngestError(f"demo step `ecowatch {' '.join(args)}` failed: {err.format_message()}") from err
+
+
+def generate_imagery(store_url: str, region: Region, seed: int, folder: Path) -> gpd.GeoDataFrame:
+    """Write the synthetic series for the demo AOI into ``folder`` (reused when already there for this seed)."""
+    from synthetic.scenes import Grid, generate_series, write_series
+
+    manifest = folder / "manifest.json"
+    truth_file = folder / "truth.geojson"
+    if manifest.exists() and truth_file.exists():
+        meta = orjson.loads(manifest.read_bytes())
+        if meta.get("seed") == seed and all((folder / f).exists() for f in meta.get("files", [])):
+            logger.info("demo: reusing the synthetic series in %s (seed %d)", folder, seed)
+            return gpd.read_file(truth_file)
+    with open_store(store_url) as store:
+        zones = planting_zones(store, region)
+    d = region.demo
+    grid = Grid.from_bounds(d.bounds, d.resolution, d.crs)
+    series = generate_series(grid, zones, seed=seed, baseline=d.baseline, monitor=d.monitor, revisit_days=d.revisit_days)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = write_series(series, folder)
+    manifest.write_bytes(orjson.dumps({"seed": seed, "files": [f.name for f in files]}))
+    return gpd.read_file(truth_file)
+
+
+def seed_region(settings: Settings, store_url: str, region: Region, seed: int, work: Path) -> Path:
+    """Region-wide synthetic clearings (written to the store: a demo-only step, no imagery behind them)
+    and seizures (returned as a CSV for ``ingest seizures``) along every corridor, for the hotspots."""
+    from geo.corridors import segment_corridors
+    from synthetic.region_activity import synthetic_region
+    from synthetic.seizure_table import write_seizures_csv
+
+    d = region.demo
+    with open_store(store_url) as store:
+        segments = segment_corridors(store.read("corridors", columns=["name", "sub_corridor"]), settings.segment_km)
+        aoi = gpd.GeoSeries([shapely.box(*d.bounds)], crs=d.crs)
+        keep_out = aoi.buffer(settings.match_radius_km * 1000.0 * 1.2).to_crs("EPSG:4326").iloc[0]
+        clearings, seizures, design = synthetic_region(segments, seed=seed, first=REGION_FIRST, last=REGION_LAST, exclude=keep_out)
+        with store.transaction():
+            store.upsert("clearings", clearings)
+            store.set_layer_info("clearings", synthetic=True)
+    (work / "region_design.json").write_bytes(orjson.dumps(design, option=orjson.OPT_SORT_KEYS))
+    logger.info("demo: %d region-wide synthetic clearings, %d seizures, %d designed segments", len(clearings), len(seizures), len(design))
+    return write_seizures_csv(seizures, work / "seizures_region_synthetic.csv")
+
+
+def run_demo(settings: Settings, store_url: str, *, seed: int | None = None, serve: bool = True) -> Path:
+    """Build the demo store at ``store_url`` through the CLI's commands; serve the map unless ``serve`` is false.
+
+    Returns the path of the exported clearings GeoJSON.
+    """
+    from synthetic.seizure_table import synthetic_seizures, write_seizures_csv
+
+    region = load_region(settings.region)
+    d = region.demo
+    seed = d.seed if seed is None else seed
+    store_arg = ["--store", store_url]
+    for b in region.boundaries:
+        _cli(["ingest", "boundaries", b.kind, str(b.file), "--mapping", str(b.mapping), *store_arg])
+    work = Path(store_url).resolve().parent / "demo" / f"seed-{seed}"
+    truth = generate_imagery(store_url, region, seed, work / "imagery")
+    _cli([
+        "ingest", "imagery", "--provider", "local", "--path", str(work / "imagery"), "--aoi", d.aoi,
+        "--from", d.baseline[0].isoformat(), "--to", d.monitor[1].isoformat(), *store_arg,
+    ])
+    _cli([
+        "detect", "--aoi", d.aoi, "--baseline", f"{d.baseline[0]}/{d.baseline[1]}", "--monitor", f"{d.monitor[0]}/{d.monitor[1]}", *store_arg,
+    ])
+    with open_store(store_url) as store:
+        crossings = store.read("border_crossings")
+    seizures = synthetic_seizures(
+        truth, crossings, seed=seed, metric_crs=d.crs, max_lag_days=settings.match_max_lag_days, radius_km=settings.match_radius_km
+    )
+    csv_path = write_seizures_csv(seizures, work / "seizures_synthetic.csv")
+    _cli(["ingest", "seizures", str(csv_path), *store_arg])
+    region_csv = seed_region(settings, store_url, region, seed, work)
+    _cli(["ingest", "seizures", str(region_csv), *store_arg])
+    _cli(["analyse", *store_arg])
+    out = work / "clearings.geojson"
+    _cli(["export", "clearings", "--format", "geojson", "-o", str(out), *store_arg])
+    click.echo(f"demo: store {store_url} built; clearings exported to {out}")
+    if serve:
+        from web import serve as serve_map
+
+        serve_map(settings, settings.host, settings.port, store_url=store_url)
+    return out

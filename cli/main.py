@@ -1,0 +1,312 @@
+"""The ``ecowatch`` command line: each command parses its arguments, calls one function and reports.
+
+Exit status: 0 when the run completed (rejected records are counted in the summary and kept in
+the rejects file), 1 when it failed and the store is unchanged, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from config import EcowatchError, Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from ingest.mapping import FieldMapping
+
+logger = logging.getLogger(__name__)
+
+
+class JobFailed(click.ClickException):
+    """A run failed; the message is shown as ``error: ...`` and the exit status is 1."""
+
+    exit_code = 1
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.find_object(Settings)
+    assert settings is not None
+    return settings
+
+
+def _store(ctx: click.Context, store: str | None) -> Any:
+    from layers.store import open_store
+
+    try:
+        return open_store(store or _settings(ctx).store_url)
+    except EcowatchError as err:
+        raise JobFailed(str(err)) from err
+
+
+def store_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--store", metavar="PATH|URL", help="Store to use (default: from settings, a GeoPackage under the data folder).")(func)
+
+
+def _run(job: Callable[[], Any]) -> Any:
+    """Call a job; report its summary, turn ecowatch errors into exit status 1."""
+    try:
+        run = job()
+    except EcowatchError as err:
+        raise JobFailed(str(err)) from err
+    if run is not None and getattr(run, "message", None):
+        click.echo(f"{run.command}: {run.message}")
+    return run
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """ecowatch: flag suspected illegal logging from Sentinel-2, match it with seizures, map it.
+
+    Settings come from config/defaults.toml and ECOWATCH_* environment variables.
+    """
+    try:
+        settings = load_settings(os.environ)
+    except SettingsError as err:
+        raise click.UsageError(str(err)) from err
+    logging.basicConfig(level=logging.DEBUG if verbose else getattr(logging, settings.log_level), format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = settings
+
+
+@cli.group()
+def ingest() -> None:
+    """Load boundaries, seizure records and imagery into the store."""
+
+
+@ingest.command("boundaries")
+@click.argument("kind", type=click.Choice(["aoi", "concessions", "protected-areas", "corridors", "border-crossings", "countries"]))
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--crs", help="CRS of a file that has none (e.g. a Shapefile without .prj), e.g. EPSG:32648.")
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Field mapping file (TOML).")
+@click.option("--map", "pairs", multiple=True, metavar="FIELD=COLUMN", help="Map a layer field to a column (repeatable).")
+@click.option("--sheet", metavar="NAME", help="Layer to read from a file (or dataset from a zip) that holds several.")
+@click.option("--strict", is_flag=True, help="Fail the run if any feature is rejected.")
+@store_option
+@click.pass_context
+def ingest_boundaries_cmd(
+    ctx: click.Context, kind: str, file: Path, crs: str | None, mapping: Path | None, pairs: tuple[str, ...], sheet: str | None, strict: bool, store: str | None
+) -> None:
+    """Load a boundary FILE as KIND: GeoJSON, Shapefile (.shp or zipped), GeoPackage, KML/KMZ or FlatGeobuf."""
+    from jobs.ingest_boundaries import ingest_boundaries
+
+    fm = _field_mapping(mapping, pairs)
+    st = _store(ctx, store)
+    _run(lambda: ingest_boundaries(st, _settings(ctx), kind, file, mapping=fm, crs=crs, strict=strict, layer_name=sheet))
+
+
+def _field_mapping(mapping: Path | None, pairs: tuple[str, ...]) -> FieldMapping:
+    """The mapping file (if any) with the ``--map FIELD=COLUMN`` overrides; a bad file fails the
+    run, a bad pair is a usage error on ``--map``."""
+    from ingest.mapping import FieldMapping
+
+    try:
+        return (FieldMapping.from_file(mapping) if mapping else FieldMapping()).with_overrides(pairs)
+    except EcowatchError as err:
+        raise JobFailed(str(err)) from err
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--map") from err
+
+
+@ingest.command("seizures")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Mapping file (TOML): columns, date format, value tables, encoding.")
+@click.option("--map", "pairs", multiple=True, metavar="FIELD=COLUMN", help="Map a schema field to a column (repeatable).")
+@click.option("--sheet", metavar="NAME", help="Sheet of an XLSX workbook that holds several.")
+@click.option("--strict", is_flag=True, help="Fail the run if any row is rejected.")
+@store_option
+@click.pass_context
+def ingest_seizures_cmd(ctx: click.Context, file: Path, mapping: Path | None, pairs: tuple[str, ...], sheet: str | None, strict: bool, store: str | None) -> None:
+    """Load timber and wildlife seizure records from a CSV, XLSX or GeoJSON FILE (schema: README, "Seizure records")."""
+    from jobs.ingest_seizures import ingest_seizures
+
+    fm = _field_mapping(mapping, pairs)
+    st = _store(ctx, store)
+    _run(lambda: ingest_seizures(st, _settings(ctx), file, mapping=fm, strict=strict, sheet=sheet))
+
+
+@ingest.command("imagery")
+@click.option("--provider", type=click.Choice(["sentinelhub", "stac", "local"]), required=True,
+              help="Sentinel Hub (or Copernicus Data Space) account, a public STAC API, or GeoTIFFs in --path.")
+@click.option("--path", "path", type=click.Path(path_type=Path), help="Folder of GeoTIFFs (local provider).")
+@click.option("--aoi", required=True, help="AOI name (from the aoi layer).")
+@click.option("--from", "date_from", required=True, callback=_date, help="First date, YYYY-MM-DD.")
+@click.option("--to", "date_to", required=True, callback=_date, help="Last date, YYYY-MM-DD.")
+@click.option("--max-cloud", type=click.FloatRange(0, 100), default=100.0, show_default=True, help="Skip scenes cloudier than this over the AOI, %.")
+@click.option("--refresh", is_flag=True, help="Fetch again what the imagery cache already holds.")
+@store_option
+@click.pass_context
+def ingest_imagery_cmd(
+    ctx: click.Context, provider: str, path: Path | None, aoi: str, date_from: dt.date, date_to: dt.date, max_cloud: float, refresh: bool, store: str | None
+) -> None:
+    """Fetch Sentinel-2 L2A acquisitions over an AOI and period onto the AOI's grid and register them.
+
+    Remote scenes are kept as COGs in the imagery cache: a second run downloads nothing.
+    """
+    from contextlib import ExitStack
+
+    from jobs.ingest_imagery import ingest_imagery
+
+    if provider == "local" and path is None:
+        raise click.UsageError("--provider local needs --path DIR")
+    if provider != "local" and path is not None:
+        raise click.UsageError(f"--path is for --provider local; --provider {provider} fetches into the imagery cache")
+    if date_to < date_from:
+        raise click.BadParameter("--to is before --from", param_hint="--to")
+    st = _store(ctx, store)
+    with ExitStack() as stack:
+        bars: list[Any] = []
+
+        def progress(done: int, total: int, what: str) -> None:
+            """A bar on a terminal, a log line per acquisition otherwise; the bar closes before the summary."""
+            if not sys.stderr.isatty():
+                logger.info("%d/%d %s", done, total, what)
+                return
+            if not bars:
+                bars.append(stack.enter_context(click.progressbar(
+                    length=total, label=f"{provider} {aoi}", file=sys.stderr, show_pos=True, item_show_func=lambda item: item,
+                )))
+            bars[0].update(1, what)
+            if done == total:
+                stack.close()
+
+        _run(lambda: ingest_imagery(
+            st, _settings(ctx), provider=provider, path=path, aoi=aoi, date_from=date_from, date_to=date_to,
+            max_cloud=max_cloud, refresh=refresh, progress=progress,
+        ))
+
+
+def _period(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+    from jobs.detect import Period
+
+    try:
+        return Period.parse(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+@cli.command()
+@click.option("--aoi", required=True, help="AOI name.")
+@click.option("--baseline", required=True, callback=_period, metavar="FROM/TO", help="Baseline period, e.g. 2023-01-01/2023-12-31.")
+@click.option("--monitor", required=True, callback=_period, metavar="FROM/TO", help="Monitoring period.")
+@click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler to run the windows on, e.g. tcp://10.0.0.5:8786 (default: settings' scheduler; empty: local threads).")
+@store_option
+@click.pass_context
+def detect(ctx: click.Context, aoi: str, baseline: Any, monitor: Any, scheduler: str | None, store: str | None) -> None:
+    """Detect clearings over an AOI: cloud-masked NDVI and NBR drops against a seasonal baseline, confirmed by the next observation."""
+    from jobs.detect import detect as run_detect
+
+    st = _store(ctx, store)
+    _run(lambda: run_detect(st, _settings(ctx), aoi=aoi, baseline=baseline, monitor=monitor, scheduler=scheduler))
+
+
+@cli.command()
+@store_option
+@click.pass_context
+def analyse(ctx: click.Context, store: str | None) -> None:
+    """Flag clearings (protected area, concessions) with reasons and risk; match them with seizures."""
+    from jobs.analyse import analyse as run_analyse
+
+    st = _store(ctx, store)
+    _run(lambda: run_analyse(st, _settings(ctx)))
+
+
+@cli.command()
+@click.argument("layer")
+@click.option("--format", "fmt", type=click.Choice(["geojson"]), default="geojson", show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Output file (default: stdout).")
+@click.option("--bbox", metavar="W,S,E,N", help="Only features intersecting this lon/lat box.")
+@click.option("--where", "wheres", multiple=True, metavar="FIELD=VALUE", help="Only features whose FIELD equals VALUE (repeatable).")
+@click.option("--role", type=click.Choice(["planner", "analyst", "ngo", "admin"]), default="ngo", show_default=True,
+              help="Export what this role may see: ngo (the default, safe to share: no law-enforcement detail, seizures generalised) or planner/analyst/admin (everything).")
+@store_option
+@click.pass_context
+def export(ctx: click.Context, layer: str, fmt: str, output: Path | None, bbox: str | None, wheres: tuple[str, ...], role: str, store: str | None) -> None:
+    """Export LAYER as RFC 7946 GeoJSON (lon/lat, right-hand rings)."""
+    from layers.export import export_layer, parse_bbox, parse_where
+
+    try:
+        box = parse_bbox(bbox) if bbox else None
+        where = parse_where(layer, wheres, role)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+    st = _store(ctx, store)
+    try:
+        n = export_layer(st, layer, output, bbox=box, where=where, role=role)
+    except EcowatchError as err:
+        raise JobFailed(str(err)) from err
+    if output is not None:
+        click.echo(f"export {layer}: {n} feature(s) written to {output}")
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="How many of the latest runs.")
+@store_option
+@click.pass_context
+def runs(ctx: click.Context, limit: int, store: str | None) -> None:
+    """List the latest ingest and analysis runs."""
+    st = _store(ctx, store)
+    frame = st.read("ingest_runs").sort_values("started").tail(limit)
+    for r in frame.itertuples():
+        click.echo(f"{r.run_id}  {r.status:<9}  {r.command}  read {r.n_read} written {r.n_written} rejected {r.n_rejected}  {r.message or ''}")
+    if frame.empty:
+        click.echo("no runs yet")
+
+
+@cli.command()
+@click.option("--no-serve", is_flag=True, help="Build the demo store and stop; do not serve the map.")
+@click.option("--seed", type=int, default=None, help="Seed of the synthetic scenes and seizures (default: the region's).")
+@store_option
+@click.pass_context
+def demo(ctx: click.Context, no_serve: bool, seed: int | None, store: str | None) -> None:
+    """Build the bundled demo region's store (boundaries, synthetic imagery, detection, analysis), then serve the map."""
+    from cli.demo import run_demo
+
+    settings = _settings(ctx)
+    try:
+        run_demo(settings, store or settings.store_url, seed=seed, serve=not no_serve)
+    except EcowatchError as err:
+        raise JobFailed(str(err)) from err
+
+
+@cli.command()
+@click.option("--host", help="Address to bind (default from settings: 127.0.0.1, this machine only).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default from settings).")
+@store_option
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, store: str | None) -> None:
+    """Serve the map of the store in a browser (offline: every asset is served by the app)."""
+    from web import serve as serve_map
+
+    settings = _settings(ctx)
+    try:
+        serve_map(settings, host, port, store_url=store or settings.store_url)
+    except EcowatchError as err:
+        raise JobFailed(str(err)) from err
+    except OSError as err:
+        raise JobFailed(f"cannot serve on {host or settings.host}:{port or settings.port}: {err}") from err
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="ecowatch")
+
+
+if __name__ == "__main__":
+    main()

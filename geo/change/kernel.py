@@ -1,0 +1,369 @@
+"""The compiled kernels of :mod:`geo.change.detection`: one fused pass per pixel over its time series.
+
+Per pixel and row, no temporary ``(date, row, col)`` array is made: the baseline observations'
+indices go into a few scratch buffers of length ``n_baseline``, the monitoring observations are
+tested one by one. Each kernel exists twice: ``*_parallel`` (rows spread over numba's threads,
+for in-memory use) and ``*_serial`` (GIL released, for jobs that run windows in parallel
+through Dask). Both call the same row function, so their results are identical.
+
+Per pixel (see :mod:`geo.change.detection` for the parameters):
+
+1. baseline: the NDVI and SWIR index of every *usable* baseline observation (valid SCL, no
+   reflectance 0, not water: SCL 6 or NDVI <= 0); fewer than ``min_obs`` leaves the pixel
+   ``UNASSESSED``; its median NDVI is ``base_ndvi``, its low range
+   ``order_statistic(NDVI, low_q) - low_margin``;
+2. forest: the supplied mask, else median NDVI >= ``forest_min``; other pixels are
+   ``UNASSESSED`` (their last valid observation is still recorded, for observation gaps);
+3. monitoring: an observation whose NIR exceeds the baseline's median NIR by more than
+   ``nir_rise`` (a share) is skipped: clouds and haze brighten NIR, clearings darken it; a
+   usable observation *drops* when its NDVI is at or below the low range, and
+   both indices fall below their seasonal reference (:func:`geo.change.baseline.season_reference`) by at
+   least ``d_ndvi`` and ``d_swir``. The first drop makes a ``LOW`` candidate (``first``);
+   ``n_confirm`` further drops make it ``HIGH`` (kept from then on); a usable observation that
+   does not drop before that drops the candidate (regrowth, haze, a cloud SCL missed).
+
+The NDVI-only kernel (``index_*``) is the same without the SWIR and NIR tests, and with one more
+rule: a drop counts only when the seasonal reference is itself forest-green (>= ``forest_min``).
+In a dormant season (winter, leaf-off) NDVI alone cannot tell loss from snow or senescence,
+which the bands kernel does with the SWIR index.
+
+The NDVI test is first done cross-multiplied, ``nir - red <= t * (nir + red)`` with a slack of
+1e-9, so that the divisions and the seasonal reference are computed only for observations that
+can drop; the exact test follows, so the result is that of the divisions.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from geo.change.baseline import season_median, season_reference
+from geo.change.masks import in_ranges
+
+NONE, LOW, HIGH = 0, 1, 2
+UNASSESSED = 255  # too few usable baseline observations, or not forest
+_SLACK = 1e-9
+
+
+@numba.njit(inline="always", cache=True)
+def _advance(dropped, m, start, confirms, st, n_confirm):  # pragma: no cover - compiled
+    """A usable monitoring observation ``m``: the candidate's ``(start, confirms, status, began)``
+    after it. A drop starts a candidate (``began``: the caller records its drops) or confirms
+    it; an observation that does not drop ends the candidate."""
+    if dropped:
+        if start < 0:
+            return m, 0, (HIGH if n_confirm <= 0 else LOW), True
+        confirms += 1
+        return start, confirms, (HIGH if confirms >= n_confirm else LOW), False
+    if start >= 0:
+        return -1, confirms, NONE, False
+    return start, confirms, st, False
+
+
+@numba.njit(inline="always", cache=True)
+def _write(r, c, st, start, lst, med, dn0, ds0, status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
+    """A pixel's results; the first drop and its date only for a candidate (LOW or HIGH)."""
+    status[r, c] = st
+    last[r, c] = lst
+    base_ndvi[r, c] = med
+    if st == LOW or st == HIGH:  # noqa: SIM109 - numba: plain comparisons
+        first[r, c] = start
+        drop_ndvi[r, c] = dn0
+        drop_swir[r, c] = ds0
+    else:
+        first[r, c] = -1
+        drop_ndvi[r, c] = np.nan
+        drop_swir[r, c] = np.nan
+
+
+@numba.njit(cache=True, nogil=True)
+def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season,
+               forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
+               status, first, last, drop_ndvi, drop_swir, base_ndvi,
+               bn, bx, bz, srt, snir, sn, ss):  # pragma: no cover - compiled
+    n_t, _, n_c = red.shape
+    n_mon = n_t - n_base
+    for c in range(n_c):
+        k = 0
+        for t in range(n_base):
+            code = scl[t, r, c]
+            y = np.float64(red[t, r, c])
+            x = np.float64(nir[t, r, c])
+            z = np.float64(swir[t, r, c])
+            if in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and code != water and y > 0.0 and z > 0.0 and x > y:
+                v = (x - y) / (x + y)
+                bn[t] = v
+                bx[t] = x  # the SWIR index is computed only when needed (season_reference)
+                bz[t] = z
+                srt[k] = v
+                snir[k] = x
+                k += 1
+            else:
+                bn[t] = np.nan
+        st = UNASSESSED
+        med = np.nan
+        thr = 0.0
+        nir_cap = 0.0
+        watched = False
+        if k >= min_obs and k > 0:
+            # the sorts and order statistics of geo.change.baseline, written out: handing the scratch
+            # buffers to helper functions costs reference counting here, twice the run time
+            for i in range(1, k):
+                v = srt[i]
+                j = i - 1
+                while j >= 0 and srt[j] > v:
+                    srt[j + 1] = srt[j]
+                    j -= 1
+                srt[j + 1] = v
+                v = snir[i]
+                j = i - 1
+                while j >= 0 and snir[j] > v:
+                    snir[j + 1] = snir[j]
+                    j -= 1
+                snir[j + 1] = v
+            h = k // 2
+            if k % 2 == 1:
+                med = srt[h]
+                nir_cap = snir[h] * (1.0 + nir_rise)
+            else:
+                med = (srt[h - 1] + srt[h]) / 2.0
+                nir_cap = (snir[h - 1] + snir[h]) / 2.0 * (1.0 + nir_rise)
+            thr = srt[int(low_q * (k - 1))] - low_margin
+            watched = forest[r, c] != 0 if use_forest else med >= forest_min
+            if watched:
+                st = NONE
+        lst = -1
+        start = -1
+        confirms = 0
+        dn0 = np.nan
+        ds0 = np.nan
+        for m in range(n_mon):
+            t = n_base + m
+            code = scl[t, r, c]
+            yi = red[t, r, c]
+            xi = nir[t, r, c]
+            zi = swir[t, r, c]
+            if not (in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and yi > 0 and xi > 0 and zi > 0):
+                continue
+            lst = m
+            if not watched or st == HIGH or code == water or not xi > yi:
+                continue
+            x = np.float64(xi)
+            y = np.float64(yi)
+            if x > nir_cap:  # brighter than the baseline in NIR: thin cloud or haze, not a clearing
+                continue
+            dropped = False
+            rn = 0.0
+            rs = 0.0
+            vn = 0.0
+            vs = 0.0
+            if x - y <= (thr + _SLACK) * (x + y):
+                vn = (x - y) / (x + y)
+                if vn <= thr:
+                    z = np.float64(zi)
+                    vs = (x - z) / (x + z)
+                    rn, rs = season_reference(order[m], bn, bx, bz, n_season, sn, ss)
+                    dropped = rn - vn >= d_ndvi and rs - vs >= d_swir
+            start, confirms, st, began = _advance(dropped, m, start, confirms, st, n_confirm)
+            if began:
+                dn0 = rn - vn
+                ds0 = rs - vs
+        _write(r, c, st, start, lst, med, dn0, ds0, status, first, last, drop_ndvi, drop_swir, base_ndvi)
+
+
+@numba.njit(cache=True, nogil=True)
+def _bands_row_one(r, red, nir, swir, scl, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest,
+                   forest_min, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
+                   status, first, last, drop_ndvi, drop_swir, base_ndvi, med, cap, start, confirms):  # pragma: no cover - compiled
+    """:func:`_bands_row` for one baseline date: that observation is the median, the low quantile
+    and the seasonal reference, so no sort is needed (same results, bit for bit).
+
+    Done date by date along the row rather than pixel by pixel: each pass reads one date's
+    planes in order, and the per-pixel state lives in the row buffers ``med``, ``cap``
+    (float64), ``start`` and ``confirms``; ``status`` holds the state, ``drop_*`` the first drop.
+    """
+    n_t, _, n_c = red.shape
+    for c in range(n_c):  # the baseline date
+        code = scl[0, r, c]
+        y0 = np.float64(red[0, r, c])
+        x0 = np.float64(nir[0, r, c])
+        z0 = np.float64(swir[0, r, c])
+        usable = in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and code != water and y0 > 0.0 and z0 > 0.0 and x0 > y0 and min_obs <= 1
+        m = (x0 - y0) / (x0 + y0) if usable else np.nan
+        med[c] = m
+        base_ndvi[r, c] = m
+        cap[c] = x0 * (1.0 + nir_rise)
+        watched = usable and (forest[r, c] != 0 if use_forest else m >= forest_min)
+        status[r, c] = NONE if watched else UNASSESSED
+        last[r, c] = -1
+        start[c] = -1
+        confirms[c] = 0
+    for t in range(1, n_t):
+        for c in range(n_c):
+            code = scl[t, r, c]
+            yi = red[t, r, c]
+            xi = nir[t, r, c]
+            zi = swir[t, r, c]
+            if not (in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and yi > 0 and xi > 0 and zi > 0):
+                continue
+            last[r, c] = t - 1
+            st = status[r, c]
+            if st == UNASSESSED or st == HIGH or code == water or not xi > yi:  # noqa: SIM109 - numba: plain comparisons
+                continue
+            x = np.float64(xi)
+            y = np.float64(yi)
+            if x > cap[c]:  # brighter than the baseline in NIR: thin cloud or haze
+                continue
+            m = med[c]
+            thr = m - low_margin
+            dropped = False
+            rs = 0.0
+            vn = 0.0
+            vs = 0.0
+            if x - y <= (thr + _SLACK) * (x + y):
+                vn = (x - y) / (x + y)
+                if vn <= thr:
+                    z = np.float64(zi)
+                    vs = (x - z) / (x + z)
+                    x0 = np.float64(nir[0, r, c])
+                    z0 = np.float64(swir[0, r, c])
+                    rs = (x0 - z0) / (x0 + z0)
+                    dropped = m - vn >= d_ndvi and rs - vs >= d_swir
+            if dropped or start[c] >= 0:  # else nothing changes: no stores
+                start[c], confirms[c], st, began = _advance(dropped, t - 1, start[c], confirms[c], st, n_confirm)
+                status[r, c] = st
+                if began:
+                    drop_ndvi[r, c] = m - vn
+                    drop_swir[r, c] = rs - vs
+    for c in range(n_c):
+        st = status[r, c]
+        if st == LOW or st == HIGH:  # noqa: SIM109 - numba: plain comparisons
+            first[r, c] = start[c]
+        else:
+            first[r, c] = -1
+            drop_ndvi[r, c] = np.nan
+            drop_swir[r, c] = np.nan
+
+
+@numba.njit(parallel=True, cache=True)
+def bands_parallel(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season,
+                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
+                   status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
+    nb = max(n_base, 1)
+    ns = max(n_season, 1)
+    n_c = red.shape[2]
+    for r in numba.prange(red.shape[1]):
+        if n_base == 1:
+            _bands_row_one(r, red, nir, swir, scl, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest,
+                           forest_min, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
+                           status, first, last, drop_ndvi, drop_swir, base_ndvi,
+                           np.empty(n_c), np.empty(n_c), np.empty(n_c, np.int64), np.empty(n_c, np.int64))
+            continue
+        _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season,
+                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
+                   status, first, last, drop_ndvi, drop_swir, base_ndvi,
+                   np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb), np.empty(ns), np.empty(ns))
+
+
+@numba.njit(cache=True, nogil=True)
+def bands_serial(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season,
+                 forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
+                 status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
+    nb = max(n_base, 1)
+    ns = max(n_season, 1)
+    bn, bx, bz, srt, snir = np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb)
+    sn, ss = np.empty(ns), np.empty(ns)
+    n_c = red.shape[2]
+    med, cap, start, confirms = np.empty(n_c), np.empty(n_c), np.empty(n_c, np.int64), np.empty(n_c, np.int64)
+    for r in range(red.shape[1]):
+        if n_base == 1:
+            _bands_row_one(r, red, nir, swir, scl, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest,
+                           forest_min, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
+                           status, first, last, drop_ndvi, drop_swir, base_ndvi, med, cap, start, confirms)
+            continue
+        _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season,
+                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
+                   status, first, last, drop_ndvi, drop_swir, base_ndvi, bn, bx, bz, srt, snir, sn, ss)
+
+
+@numba.njit(cache=True, nogil=True)
+def _index_row(r, ndvi, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season,
+               forest_min, low_q, low_margin, d_ndvi, min_obs, n_confirm,
+               status, first, last, drop_ndvi, drop_swir, base_ndvi, bn, srt, sn, ss):  # pragma: no cover - compiled
+    n_t, _, n_c = ndvi.shape
+    n_mon = n_t - n_base
+    for c in range(n_c):
+        k = 0
+        for t in range(n_base):
+            v = np.float64(ndvi[t, r, c])
+            code = scl[t, r, c]
+            if in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and code != water and v > 0.0:
+                bn[t] = v
+                srt[k] = v
+                k += 1
+            else:
+                bn[t] = np.nan
+        st = UNASSESSED
+        med = np.nan
+        thr = 0.0
+        watched = False
+        if k >= min_obs and k > 0:
+            for i in range(1, k):  # written out, as in _bands_row
+                v = srt[i]
+                j = i - 1
+                while j >= 0 and srt[j] > v:
+                    srt[j + 1] = srt[j]
+                    j -= 1
+                srt[j + 1] = v
+            h = k // 2
+            med = srt[h] if k % 2 == 1 else (srt[h - 1] + srt[h]) / 2.0
+            thr = srt[int(low_q * (k - 1))] - low_margin
+            watched = forest[r, c] != 0 if use_forest else med >= forest_min
+            if watched:
+                st = NONE
+        lst = -1
+        start = -1
+        confirms = 0
+        dn0 = np.nan
+        for m in range(n_mon):
+            t = n_base + m
+            v = np.float64(ndvi[t, r, c])
+            code = scl[t, r, c]
+            if not (in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and v == v):
+                continue
+            lst = m
+            if not watched or st == HIGH or code == water or not v > 0.0:
+                continue
+            dropped = False
+            rn = 0.0
+            if v <= thr:
+                rn = season_median(order[m], bn, n_season, sn)
+                if rn < forest_min:  # a dormant season: NDVI alone cannot tell loss from winter
+                    continue
+                dropped = rn - v >= d_ndvi
+            start, confirms, st, began = _advance(dropped, m, start, confirms, st, n_confirm)
+            if began:
+                dn0 = rn - v
+        _write(r, c, st, start, lst, med, dn0, np.nan, status, first, last, drop_ndvi, drop_swir, base_ndvi)
+
+
+@numba.njit(parallel=True, cache=True)
+def index_parallel(ndvi, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season, forest_min, low_q, low_margin,
+                   d_ndvi, min_obs, n_confirm, status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
+    nb = max(n_base, 1)
+    ns = max(n_season, 1)
+    for r in numba.prange(ndvi.shape[1]):
+        _index_row(r, ndvi, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season, forest_min, low_q, low_margin,
+                   d_ndvi, min_obs, n_confirm, status, first, last, drop_ndvi, drop_swir, base_ndvi,
+                   np.empty(nb), np.empty(nb), np.empty(ns), np.empty(ns))
+
+
+@numba.njit(cache=True, nogil=True)
+def index_serial(ndvi, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season, forest_min, low_q, low_margin,
+                 d_ndvi, min_obs, n_confirm, status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
+    nb = max(n_base, 1)
+    ns = max(n_season, 1)
+    bn, srt, sn, ss = np.empty(nb), np.empty(nb), np.empty(ns), np.empty(ns)
+    for r in range(ndvi.shape[1]):
+        _index_row(r, ndvi, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season, forest_min, low_q, low_margin,
+                   d_ndvi, min_obs, n_confirm, status, first, last, drop_ndvi, drop_swir, base_ndvi, bn, srt, sn, ss)

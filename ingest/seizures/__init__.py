@@ -1,0 +1,1 @@
+"""Seizure records: fields, species, locations and row validation."""

@@ -1,0 +1,137 @@
+"""``ecowatch analyse``: flags and risk of every clearing, clearing–seizure links, corridor hotspots."""
+
+from __future__ import annotations
+
+import logging
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from config import Settings
+from geo.corridors import segment_corridors
+from geo.flags import SUSPICIOUS, FlagParams, References, legality_flags, national_borders
+from geo.hotspots import (
+    all_periods,
+    count_by_location,
+    h3_cells,
+    h3_polygons,
+    h3_weights,
+    hotspot_table,
+    period_of,
+    segment_weights,
+    with_ring,
+)
+from geo.matching import match_seizures, nearest_features
+from geo.risk import risk_scores
+from jobs.runs import Run, recorded_run
+from layers.store import STORE_CRS, Store
+
+logger = logging.getLogger(__name__)
+
+
+def flag_params(settings: Settings) -> FlagParams:
+    return FlagParams(
+        coverage_min_share=settings.concession_coverage_min_share, near_corridor_km=settings.near_corridor_km,
+        near_border_km=settings.near_border_km, near_crossing_km=settings.near_crossing_km, spill_min_ha=settings.spill_min_ha,
+        spill_max_distance_m=settings.spill_max_distance_m, no_clearing_purposes=settings.no_clearing_purposes,
+    )
+
+
+def references(store: Store) -> References:
+    """The reference layers from the store."""
+    return References(
+        protected_areas=store.read("protected_areas", columns=["name", "designation"]),
+        concessions=store.read("concessions", columns=["holder", "purpose", "purpose_category", "valid_from", "valid_to", "cancelled"]),
+        concession_coverage=store.read("coverage", where={"kind": "concessions"}),
+        corridors=store.read("corridors", columns=["name", "sub_corridor"]),
+        borders=national_borders(store.read("countries", columns=["name"])),
+        crossings=store.read("border_crossings", columns=["name"]),
+    )
+
+
+def _hotspots(
+    settings: Settings, segments: gpd.GeoDataFrame, clearings: gpd.GeoDataFrame, flagged: np.ndarray, seizures: gpd.GeoDataFrame, synthetic: bool
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Per-period Gi* hotspots on corridor segments and on the H3 grid."""
+    empty = gpd.GeoDataFrame({"period": []}, geometry=[], crs=STORE_CRS)
+    dates = pd.concat([clearings["first_detected"], seizures["date"]]).dropna()
+    if dates.empty or segments.empty:
+        return empty, empty
+    periods = all_periods(dates.min(), dates.max(), settings.hotspot_period)
+    c_frame = pd.DataFrame({"period": period_of(clearings["first_detected"], settings.hotspot_period).to_numpy(), "area_ha": clearings["area_ha"].to_numpy(), "flagged": flagged})
+    s_frame = pd.DataFrame({"period": period_of(seizures["date"], settings.hotspot_period).to_numpy(), "commodity_group": seizures["commodity_group"].to_numpy()})
+    # corridor segments
+    ids = segments["segment_id"].to_numpy()
+    ci, _ = nearest_features(clearings.geometry.representative_point(), segments, settings.corridor_buffer_km)
+    si, _ = nearest_features(seizures.geometry, segments, settings.corridor_buffer_km)
+    c_frame["location"] = np.where(ci >= 0, ids[np.maximum(ci, 0)], None)
+    s_frame["location"] = np.where(si >= 0, ids[np.maximum(si, 0)], None)
+    order = pd.Index(ids)
+    counts = count_by_location(order, periods, c_frame, s_frame)
+    table = hotspot_table(counts, segment_weights(segments, settings.gi_distance_km), order)
+    geo = segments.set_index("segment_id")
+    seg_out = gpd.GeoDataFrame(
+        table.rename(columns={"location": "segment_id"}).assign(sub_corridor=lambda t: geo.loc[t["segment_id"], "sub_corridor"].to_numpy(), synthetic=synthetic),
+        geometry=geo.loc[table["location"]].geometry.to_numpy(), crs=segments.crs,
+    )
+    # H3 grid
+    c_pts = clearings.geometry.representative_point()
+    c_frame["location"] = h3_cells(c_pts.x.to_numpy(), c_pts.y.to_numpy(), settings.h3_resolution)
+    s_frame["location"] = h3_cells(seizures.geometry.x.to_numpy(), seizures.geometry.y.to_numpy(), settings.h3_resolution)
+    cells = with_ring(set(c_frame["location"]) | set(s_frame["location"]))
+    counts = count_by_location(pd.Index(cells), periods, c_frame, s_frame)
+    table = hotspot_table(counts, h3_weights(cells), pd.Index(cells))
+    polys = dict(zip(cells, h3_polygons(cells), strict=True))
+    cell_out = gpd.GeoDataFrame(
+        table.rename(columns={"location": "cell"}).assign(synthetic=synthetic), geometry=[polys[c] for c in table["location"]], crs=STORE_CRS
+    )
+    return seg_out, cell_out
+
+
+def analyse(store: Store, settings: Settings) -> Run:
+    """Recompute flags, reasons and risk of all clearings, links, seizure ties and hotspots, in one transaction."""
+    with recorded_run(store, "analyse") as run:
+        clearings = store.read("clearings", columns=["clearing_id", "first_detected", "confidence", "area_ha", "synthetic"])
+        seizures = store.read("seizures", columns=["seizure_id", "date", "commodity_group", "synthetic"])
+        run.read = len(clearings) + len(seizures)
+        refs = references(store)
+        flags = legality_flags(clearings, refs, flag_params(settings))
+        risk = risk_scores(flags["flags"].tolist(), clearings["confidence"].tolist(), clearings["area_ha"].fillna(0).tolist(), settings.risk_weights)
+        update = pd.concat([clearings[["clearing_id"]].reset_index(drop=True), flags.reset_index(drop=True), risk], axis=1)
+        links = match_seizures(
+            clearings, seizures, radius_km=settings.match_radius_km, max_lag_days=settings.match_max_lag_days,
+            max_candidates=settings.match_max_candidates,
+        )
+        segments = segment_corridors(refs.corridors, settings.segment_km)
+        si, sd = nearest_features(seizures.geometry, segments, settings.corridor_buffer_km)
+        xi, xd = nearest_features(seizures.geometry, refs.crossings, None)
+        ties = pd.DataFrame({
+            "seizure_id": seizures["seizure_id"].to_numpy(),
+            "corridor_segment": np.where(si >= 0, segments["segment_id"].to_numpy()[np.maximum(si, 0)] if len(segments) else None, None),
+            "corridor_distance_km": np.round(sd, 3),
+            "border_crossing": np.where(xi >= 0, refs.crossings["name"].to_numpy()[np.maximum(xi, 0)] if len(refs.crossings) else None, None),
+            "crossing_distance_km": np.round(xd, 3),
+        })
+        flagged = np.array([bool(set(f) & SUSPICIOUS) for f in flags["flags"]], dtype=bool)
+        synthetic = bool(clearings["synthetic"].fillna(False).any() or seizures["synthetic"].fillna(False).any())
+        hot_segments, hot_cells = _hotspots(settings, segments, clearings, flagged, seizures, synthetic)
+        with store.transaction():
+            counts = store.upsert("clearings", update)
+            store.replace("links", links)
+            store.replace("corridor_segments", segments)
+            store.upsert("seizures", ties)
+            store.replace("hotspot_segments", hot_segments)
+            store.replace("hotspot_cells", hot_cells)
+            if synthetic:
+                for layer in ("hotspot_segments", "hotspot_cells", "links"):
+                    store.set_layer_info(layer, synthetic=True)
+        run.written = counts.written + len(links) + len(hot_segments) + len(hot_cells)
+        latest = hot_segments[hot_segments["latest"]] if len(hot_segments) else hot_segments
+        n_hot = int(latest["hot_class"].str.startswith("hot").sum()) if len(latest) else 0
+        run.message = (
+            f"{len(clearings)} clearing(s) assessed, {int(flagged.sum())} with a suspicious flag; "
+            f"{len(links)} clearing-seizure link(s) from {len(seizures)} seizure(s); "
+            f"{len(segments)} corridor segment(s), {n_hot} hot in the latest period"
+        )
+    return run

@@ -1,0 +1,94 @@
+"""The change detector written as whole-array float64 NumPy: the reference for the numba kernel.
+
+Same algorithm as :mod:`geo.change.kernel` (same validity tests, same order statistics, same
+state machine), one whole-array step per date, so that :func:`detect_change_numpy` returns
+exactly what :func:`geo.change.detection.detect_change` does. It is what the kernel is measured against in
+``benchmarks/bench_change.py`` ("(b)") and checked against in ``tests/geo/test_change.py``.
+It makes many temporary ``(date, row, col)`` float64 arrays: use it on small stacks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+
+from geo.change.baseline import season_order
+from geo.change.detection import HIGH, LOW, NONE, UNASSESSED, ChangeParams, ChangeResult
+from geo.change.masks import SCL_WATER, dilate_clouds, range_bounds, valid_ranges
+
+
+def _median(sorted_values: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Median along axis 0 of values sorted with NaN last, ``n`` valid per pixel (>= 1)."""
+    h = (n // 2)[None]
+    hi = np.take_along_axis(sorted_values, h, axis=0)[0]
+    lo = np.take_along_axis(sorted_values, np.maximum(h - 1, 0), axis=0)[0]
+    return np.where(n % 2 == 1, hi, (lo + hi) / 2.0)
+
+
+def detect_change_numpy(
+    red: np.ndarray, nir: np.ndarray, swir: np.ndarray, scl: np.ndarray, n_baseline: int,
+    params: ChangeParams | None = None, *, dates: Sequence[dt.date] | None = None, forest: np.ndarray | None = None,
+) -> ChangeResult:
+    """:func:`geo.change.detection.detect_change`, whole-array float64 NumPy (same arguments, same result)."""
+    params = params or ChangeParams()
+    nb = n_baseline
+    n_t, h, w = red.shape
+    codes = dilate_clouds(scl, params.cloud_dilation_px) if params.cloud_dilation_px else scl.astype(np.uint8)
+    range_bounds(params.invalid_scl_classes)  # the same limits as the kernel (at most three runs)
+    ok = np.zeros(codes.shape, bool)
+    for lo, hi in valid_ranges(params.invalid_scl_classes):
+        ok |= (codes >= lo) & (codes <= hi)
+    r, n, s = (a.astype(np.float64) for a in (red, nir, swir))
+    observed = ok & (r > 0) & (n > 0) & (s > 0)
+    usable = observed & (codes != SCL_WATER) & (n > r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ndvi = (n - r) / (n + r)
+        nbr = (n - s) / (n + s)
+    bn = np.where(usable[:nb], ndvi[:nb], np.nan)
+    bs = np.where(usable[:nb], nbr[:nb], np.nan)
+    k = usable[:nb].sum(axis=0)
+    k1 = np.maximum(k, 1)
+    srt = np.sort(bn, axis=0)
+    med = _median(srt, k1)
+    low = np.take_along_axis(srt, (params.low_quantile * (k1 - 1)).astype(np.int64)[None], axis=0)[0]
+    thr = low - params.low_margin
+    nir_cap = _median(np.sort(np.where(usable[:nb], n[:nb], np.nan), axis=0), k1) * (1.0 + params.nir_rise_max)
+    assessed = (k >= params.min_baseline_observations) & (k > 0)
+    watched = assessed & ((forest != 0) if forest is not None else (med >= params.forest_ndvi_min))
+    order = season_order(None if dates is None else list(dates[:nb]), None if dates is None else list(dates[nb:]), nb, n_t - nb)
+    n_season = params.season_observations if dates is not None else nb
+    status = np.where(watched, NONE, UNASSESSED).astype(np.uint8)
+    last = np.full((h, w), -1, np.int64)
+    start = np.full((h, w), -1, np.int64)
+    confirms = np.zeros((h, w), np.int64)
+    dn0 = np.full((h, w), np.nan)
+    ds0 = np.full((h, w), np.nan)
+    for m in range(n_t - nb):
+        t = nb + m
+        last = np.where(observed[t], m, last)
+        evaluated = watched & observed[t] & (status != HIGH) & (codes[t] != SCL_WATER) & (n[t] > r[t]) & ~(n[t] > nir_cap)
+        vn, vs = ndvi[t], nbr[t]
+        vals_n, vals_s = bn[order[m]], bs[order[m]]
+        valid = ~np.isnan(vals_n)
+        take = valid & (np.cumsum(valid, axis=0) <= n_season)
+        j = np.maximum(take.sum(axis=0), 1)
+        rn = _median(np.sort(np.where(take, vals_n, np.nan), axis=0), j)
+        rs = _median(np.sort(np.where(take, vals_s, np.nan), axis=0), j)
+        dropped = evaluated & (vn <= thr) & (rn - vn >= params.ndvi_drop) & (rs - vs >= params.nbr_drop)
+        fresh = dropped & (start < 0)
+        confirms = np.where(fresh, 0, np.where(dropped, confirms + 1, confirms))
+        dn0 = np.where(fresh, rn - vn, dn0)
+        ds0 = np.where(fresh, rs - vs, ds0)
+        start = np.where(fresh, m, start)
+        status = np.where(dropped, np.where(confirms >= params.confirm_observations, HIGH, LOW), status).astype(np.uint8)
+        reset = evaluated & ~dropped & (start >= 0)
+        start = np.where(reset, -1, start)
+        status = np.where(reset, NONE, status).astype(np.uint8)
+    flagged = (status == LOW) | (status == HIGH)
+    return ChangeResult(
+        status=status, first=np.where(flagged, start, -1).astype(np.int16), last=last.astype(np.int16),
+        ndvi_drop=np.where(flagged, dn0, np.nan).astype(np.float32), nbr_drop=np.where(flagged, ds0, np.nan).astype(np.float32),
+        baseline_ndvi=np.where(assessed, med, np.nan).astype(np.float32),
+    )
