@@ -1,5 +1,8 @@
 """``ecowatch demo``: the bundled region through the same commands a user runs.
 
+Each step calls the job that the named command calls, with the settings given (not the command
+line through ``sys.argv``):
+
 1. ``ingest boundaries`` for each of the region's files (countries, corridors, crossings,
    concessions, protected areas, the demo AOI);
 2. a synthetic Sentinel-2 L2A series over the demo AOI, with clearings planted inside a
@@ -17,7 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import click
@@ -27,8 +31,10 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from config import Settings
-from ingest.errors import IngestError
+from ingest.mapping import FieldMapping
 from ingest.region import Region, load_region
+from jobs.progress import Progress
+from jobs.runs import Run
 from layers.store import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -78,16 +84,6 @@ def planting_zones(store: Store, region: Region) -> dict[str, BaseGeometry]:
     }
 
 
-def _cli(args: list[str]) -> None:
-    from cli.main import cli
-
-    logger.info("demo: ecowatch %s", " ".join(args))
-    try:
-        cli.main(args, prog_name="ecowatch", standalone_mode=False)
-    except click.ClickException as err:
-        raise IngestError(f"demo step `ecowatch {' '.join(args)}` failed: {err.format_message()}") from err
-
-
 def generate_imagery(store_url: str, region: Region, seed: int, folder: Path) -> gpd.GeoDataFrame:
     """Write the synthetic series for the demo AOI into ``folder`` (reused when already there for this seed)."""
     from synthetic.scenes import Grid, generate_series, write_series
@@ -131,40 +127,66 @@ def seed_region(settings: Settings, store_url: str, region: Region, seed: int, w
     return write_seizures_csv(seizures, work / "seizures_region_synthetic.csv")
 
 
-def run_demo(settings: Settings, store_url: str, *, seed: int | None = None, serve: bool = True) -> Path:
-    """Build the demo store at ``store_url`` through the CLI's commands; serve the map unless ``serve`` is false.
+Bars = Callable[[str, str], AbstractContextManager[Progress | None]]
 
+
+def _no_bars(label: str, unit: str) -> AbstractContextManager[Progress | None]:
+    return nullcontext(None)
+
+
+def _step(run: Run) -> None:
+    click.echo(f"{run.command}: {run.message}")
+
+
+def run_demo(settings: Settings, store_url: str, *, seed: int | None = None, serve: bool = True, bars: Bars = _no_bars) -> Path:
+    """Build the demo store at ``store_url`` by calling the jobs a user's commands call, with
+    ``settings``; serve the map unless ``serve`` is false.
+
+    ``bars(label, unit)`` gives each long step its progress reporter (a bar in the CLI).
     Returns the path of the exported clearings GeoJSON.
     """
+    from jobs.analyse import analyse
+    from jobs.detect import Period, detect
+    from jobs.ingest_boundaries import ingest_boundaries
+    from jobs.ingest_imagery import ingest_imagery
+    from jobs.ingest_seizures import ingest_seizures
+    from layers.export import export_layer
     from synthetic.seizure_table import synthetic_seizures, write_seizures_csv
 
     region = load_region(settings.region)
     d = region.demo
     seed = d.seed if seed is None else seed
-    store_arg = ["--store", store_url]
-    for b in region.boundaries:
-        _cli(["ingest", "boundaries", b.kind, str(b.file), "--mapping", str(b.mapping), *store_arg])
     work = Path(store_url).resolve().parent / "demo" / f"seed-{seed}"
-    truth = generate_imagery(store_url, region, seed, work / "imagery")
-    _cli([
-        "ingest", "imagery", "--provider", "local", "--path", str(work / "imagery"), "--aoi", d.aoi,
-        "--from", d.baseline[0].isoformat(), "--to", d.monitor[1].isoformat(), *store_arg,
-    ])
-    _cli([
-        "detect", "--aoi", d.aoi, "--baseline", f"{d.baseline[0]}/{d.baseline[1]}", "--monitor", f"{d.monitor[0]}/{d.monitor[1]}", *store_arg,
-    ])
     with open_store(store_url) as store:
+        for b in region.boundaries:
+            _step(ingest_boundaries(store, settings, b.kind, b.file, mapping=FieldMapping.from_file(b.mapping)))
+    truth = generate_imagery(store_url, region, seed, work / "imagery")
+    with open_store(store_url) as store:
+        with bars(f"local {d.aoi}", "scene") as progress:
+            run = ingest_imagery(
+                store, settings, provider="local", path=work / "imagery", aoi=d.aoi, date_from=d.baseline[0], date_to=d.monitor[1],
+                progress=progress,
+            )
+        _step(run)
+        with bars(f"detect {d.aoi}", "window") as progress:
+            run = detect(store, settings, aoi=d.aoi, baseline=Period(*d.baseline), monitor=Period(*d.monitor), progress=progress)
+        _step(run)
         crossings = store.read("border_crossings")
     seizures = synthetic_seizures(
         truth, crossings, seed=seed, metric_crs=d.crs, max_lag_days=settings.match_max_lag_days, radius_km=settings.match_radius_km
     )
     csv_path = write_seizures_csv(seizures, work / "seizures_synthetic.csv")
-    _cli(["ingest", "seizures", str(csv_path), *store_arg])
+    with open_store(store_url) as store:
+        _step(ingest_seizures(store, settings, csv_path))
     region_csv = seed_region(settings, store_url, region, seed, work)
-    _cli(["ingest", "seizures", str(region_csv), *store_arg])
-    _cli(["analyse", *store_arg])
     out = work / "clearings.geojson"
-    _cli(["export", "clearings", "--format", "geojson", "-o", str(out), *store_arg])
+    with open_store(store_url) as store:
+        _step(ingest_seizures(store, settings, region_csv))
+        with bars("analyse", "stage") as progress:
+            run = analyse(store, settings, progress=progress)
+        _step(run)
+        n = export_layer(store, "clearings", out, role="ngo")
+    click.echo(f"export clearings: {n} feature(s) written to {out}")
     click.echo(f"demo: store {store_url} built; clearings exported to {out}")
     if serve:
         from web import serve as serve_map

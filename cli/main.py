@@ -10,54 +10,27 @@ import datetime as dt
 import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+import pandas as pd
 
-from config import EcowatchError, Settings, SettingsError, load_settings
+from cli.common import (
+    JobFailed,
+    opened_store,
+    progress_bar,
+    report,
+    run_job,
+    settings_of,
+    store_option,
+)
+from config import EcowatchError, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from ingest.mapping import FieldMapping
 
 logger = logging.getLogger(__name__)
-
-
-class JobFailed(click.ClickException):
-    """A run failed; the message is shown as ``error: ...`` and the exit status is 1."""
-
-    exit_code = 1
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.find_object(Settings)
-    assert settings is not None
-    return settings
-
-
-def _store(ctx: click.Context, store: str | None) -> Any:
-    from layers.store import open_store
-
-    try:
-        return open_store(store or _settings(ctx).store_url)
-    except EcowatchError as err:
-        raise JobFailed(str(err)) from err
-
-
-def store_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--store", metavar="PATH|URL", help="Store to use (default: from settings, a GeoPackage under the data folder).")(func)
-
-
-def _run(job: Callable[[], Any]) -> Any:
-    """Call a job; report its summary, turn ecowatch errors into exit status 1."""
-    try:
-        run = job()
-    except EcowatchError as err:
-        raise JobFailed(str(err)) from err
-    if run is not None and getattr(run, "message", None):
-        click.echo(f"{run.command}: {run.message}")
-    return run
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
@@ -71,8 +44,9 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars and no log lines below warnings; summaries and errors still print.")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:
+def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     """ecowatch: flag suspected illegal logging from Sentinel-2, match it with seizures, map it.
 
     Settings come from config/defaults.toml and ECOWATCH_* environment variables.
@@ -81,7 +55,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         settings = load_settings(os.environ)
     except SettingsError as err:
         raise click.UsageError(str(err)) from err
-    logging.basicConfig(level=logging.DEBUG if verbose else getattr(logging, settings.log_level), format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else getattr(logging, settings.log_level)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.meta["ecowatch.quiet"] = quiet
     ctx.obj = settings
 
 
@@ -107,8 +83,9 @@ def ingest_boundaries_cmd(
     from jobs.ingest_boundaries import ingest_boundaries
 
     fm = _field_mapping(mapping, pairs)
-    st = _store(ctx, store)
-    _run(lambda: ingest_boundaries(st, _settings(ctx), kind, file, mapping=fm, crs=crs, strict=strict, layer_name=sheet))
+    with opened_store(ctx, store) as st, progress_bar(ctx, f"{kind} {file.name}", "feature") as progress:
+        run = run_job(lambda: ingest_boundaries(st, settings_of(ctx), kind, file, mapping=fm, crs=crs, strict=strict, layer_name=sheet, progress=progress))
+    report(run)
 
 
 def _field_mapping(mapping: Path | None, pairs: tuple[str, ...]) -> FieldMapping:
@@ -137,8 +114,9 @@ def ingest_seizures_cmd(ctx: click.Context, file: Path, mapping: Path | None, pa
     from jobs.ingest_seizures import ingest_seizures
 
     fm = _field_mapping(mapping, pairs)
-    st = _store(ctx, store)
-    _run(lambda: ingest_seizures(st, _settings(ctx), file, mapping=fm, strict=strict, sheet=sheet))
+    with opened_store(ctx, store) as st, progress_bar(ctx, f"seizures {file.name}", "stage") as progress:
+        run = run_job(lambda: ingest_seizures(st, settings_of(ctx), file, mapping=fm, strict=strict, sheet=sheet, progress=progress))
+    report(run)
 
 
 @ingest.command("imagery")
@@ -159,8 +137,6 @@ def ingest_imagery_cmd(
 
     Remote scenes are kept as COGs in the imagery cache: a second run downloads nothing.
     """
-    from contextlib import ExitStack
-
     from jobs.ingest_imagery import ingest_imagery
 
     if provider == "local" and path is None:
@@ -169,27 +145,12 @@ def ingest_imagery_cmd(
         raise click.UsageError(f"--path is for --provider local; --provider {provider} fetches into the imagery cache")
     if date_to < date_from:
         raise click.BadParameter("--to is before --from", param_hint="--to")
-    st = _store(ctx, store)
-    with ExitStack() as stack:
-        bars: list[Any] = []
-
-        def progress(done: int, total: int, what: str) -> None:
-            """A bar on a terminal, a log line per acquisition otherwise; the bar closes before the summary."""
-            if not sys.stderr.isatty():
-                logger.info("%d/%d %s", done, total, what)
-                return
-            if not bars:
-                bars.append(stack.enter_context(click.progressbar(
-                    length=total, label=f"{provider} {aoi}", file=sys.stderr, show_pos=True, item_show_func=lambda item: item,
-                )))
-            bars[0].update(1, what)
-            if done == total:
-                stack.close()
-
-        _run(lambda: ingest_imagery(
-            st, _settings(ctx), provider=provider, path=path, aoi=aoi, date_from=date_from, date_to=date_to,
+    with opened_store(ctx, store) as st, progress_bar(ctx, f"{provider} {aoi}", "scene") as progress:
+        run = run_job(lambda: ingest_imagery(
+            st, settings_of(ctx), provider=provider, path=path, aoi=aoi, date_from=date_from, date_to=date_to,
             max_cloud=max_cloud, refresh=refresh, progress=progress,
         ))
+    report(run)
 
 
 def _period(ctx: click.Context, param: click.Parameter, value: str) -> Any:
@@ -212,8 +173,9 @@ def detect(ctx: click.Context, aoi: str, baseline: Any, monitor: Any, scheduler:
     """Detect clearings over an AOI: cloud-masked NDVI and NBR drops against a seasonal baseline, confirmed by the next observation."""
     from jobs.detect import detect as run_detect
 
-    st = _store(ctx, store)
-    _run(lambda: run_detect(st, _settings(ctx), aoi=aoi, baseline=baseline, monitor=monitor, scheduler=scheduler))
+    with opened_store(ctx, store) as st, progress_bar(ctx, f"detect {aoi}", "window") as progress:
+        run = run_job(lambda: run_detect(st, settings_of(ctx), aoi=aoi, baseline=baseline, monitor=monitor, scheduler=scheduler, progress=progress))
+    report(run)
 
 
 @cli.command()
@@ -223,8 +185,9 @@ def analyse(ctx: click.Context, store: str | None) -> None:
     """Flag clearings (protected area, concessions) with reasons and risk; match them with seizures."""
     from jobs.analyse import analyse as run_analyse
 
-    st = _store(ctx, store)
-    _run(lambda: run_analyse(st, _settings(ctx)))
+    with opened_store(ctx, store) as st, progress_bar(ctx, "analyse", "stage") as progress:
+        run = run_job(lambda: run_analyse(st, settings_of(ctx), progress=progress))
+    report(run)
 
 
 @cli.command()
@@ -239,18 +202,19 @@ def analyse(ctx: click.Context, store: str | None) -> None:
 @click.pass_context
 def export(ctx: click.Context, layer: str, fmt: str, output: Path | None, bbox: str | None, wheres: tuple[str, ...], role: str, store: str | None) -> None:
     """Export LAYER as RFC 7946 GeoJSON (lon/lat, right-hand rings)."""
-    from layers.export import export_layer, parse_bbox, parse_where
+    from layers.bbox import parse_bbox
+    from layers.export import export_layer, parse_where
 
     try:
         box = parse_bbox(bbox) if bbox else None
         where = parse_where(layer, wheres, role)
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
-    st = _store(ctx, store)
-    try:
-        n = export_layer(st, layer, output, bbox=box, where=where, role=role)
-    except EcowatchError as err:
-        raise JobFailed(str(err)) from err
+    with opened_store(ctx, store) as st:
+        try:
+            n = export_layer(st, layer, output, bbox=box, where=where, role=role)
+        except EcowatchError as err:
+            raise JobFailed(str(err)) from err
     if output is not None:
         click.echo(f"export {layer}: {n} feature(s) written to {output}")
 
@@ -261,12 +225,27 @@ def export(ctx: click.Context, layer: str, fmt: str, output: Path | None, bbox: 
 @click.pass_context
 def runs(ctx: click.Context, limit: int, store: str | None) -> None:
     """List the latest ingest and analysis runs."""
-    st = _store(ctx, store)
-    frame = st.read("ingest_runs").sort_values("started").tail(limit)
+    with opened_store(ctx, store) as st:
+        frame = st.read("ingest_runs").sort_values("started").tail(limit)
     for r in frame.itertuples():
-        click.echo(f"{r.run_id}  {r.status:<9}  {r.command}  read {r.n_read} written {r.n_written} rejected {r.n_rejected}  {r.message or ''}")
+        click.echo(
+            f"{r.run_id}  {r.status:<9}  {_duration(r.started, r.finished):>8}  {r.command}  "
+            f"read {r.n_read} written {r.n_written} rejected {r.n_rejected}  {r.message or ''}"
+        )
     if frame.empty:
         click.echo("no runs yet")
+
+
+def _duration(started: Any, finished: Any) -> str:
+    """``1.2 s``, ``3 min 04 s``, ``1 h 02 min``; ``-`` when a time is missing."""
+    if started is None or finished is None or pd.isna(started) or pd.isna(finished):
+        return "-"
+    seconds = (pd.Timestamp(finished) - pd.Timestamp(started)).total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
 
 
 @cli.command()
@@ -278,9 +257,10 @@ def demo(ctx: click.Context, no_serve: bool, seed: int | None, store: str | None
     """Build the bundled demo region's store (boundaries, synthetic imagery, detection, analysis), then serve the map."""
     from cli.demo import run_demo
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
-        run_demo(settings, store or settings.store_url, seed=seed, serve=not no_serve)
+        run_demo(settings, store or settings.store_url, seed=seed, serve=not no_serve,
+                 bars=lambda label, unit: progress_bar(ctx, label, unit))
     except EcowatchError as err:
         raise JobFailed(str(err)) from err
 
@@ -294,7 +274,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, store: str | N
     """Serve the map of the store in a browser (offline: every asset is served by the app)."""
     from web import serve as serve_map
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
         serve_map(settings, host, port, store_url=store or settings.store_url)
     except EcowatchError as err:

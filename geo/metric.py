@@ -6,10 +6,16 @@ from collections.abc import Iterator
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
 EQUAL_AREA_CRS = "EPSG:6933"  # WGS 84 / NSIDC EASE-Grid 2.0 Global: areas, not distances
+
+
+def area_ha(geoms: gpd.GeoSeries) -> pd.Series:
+    """Areas in hectares, computed in the equal-area CRS (``geoms`` carry their CRS)."""
+    return geoms.to_crs(EQUAL_AREA_CRS).area / 10_000.0
 
 
 def utm_groups(geoms: gpd.GeoSeries) -> Iterator[tuple[str, NDArray[np.intp]]]:

@@ -20,6 +20,8 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from layers.geometry import promote_to_multi
+
 logger = logging.getLogger(__name__)
 
 FAMILIES = {
@@ -55,11 +57,7 @@ def _keep_family(geom: BaseGeometry, family: tuple[str, ...]) -> BaseGeometry:
 
 def promote(geom: BaseGeometry) -> BaseGeometry:
     """Polygon -> MultiPolygon, LineString -> MultiLineString; anything else unchanged."""
-    if geom.geom_type == "Polygon":
-        return shapely.MultiPolygon([geom])
-    if geom.geom_type == "LineString":
-        return shapely.MultiLineString([geom])
-    return geom
+    return promote_to_multi(np.array([geom], dtype=object))[0]
 
 
 def check_geometry(geom: BaseGeometry | None, geometry_type: str, *, max_vertices: int | None = None) -> Checked:

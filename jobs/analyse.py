@@ -24,6 +24,7 @@ from geo.hotspots import (
 )
 from geo.matching import match_seizures, nearest_features
 from geo.risk import risk_scores
+from jobs.progress import Progress, Stages
 from jobs.runs import Run, recorded_run
 from layers.store import STORE_CRS, Store
 
@@ -89,20 +90,30 @@ def _hotspots(
     return seg_out, cell_out
 
 
-def analyse(store: Store, settings: Settings) -> Run:
-    """Recompute flags, reasons and risk of all clearings, links, seizure ties and hotspots, in one transaction."""
+STAGES = ("read", "flags and risk", "matching", "corridor ties", "hotspots", "written")
+
+
+def analyse(store: Store, settings: Settings, *, progress: Progress | None = None) -> Run:
+    """Recompute flags, reasons and risk of all clearings, links, seizure ties and hotspots, in one transaction.
+
+    ``progress`` is told of each of :data:`STAGES` as it ends (a bar in the CLI).
+    """
+    stages = Stages(progress, "analyse", STAGES)
     with recorded_run(store, "analyse") as run:
         clearings = store.read("clearings", columns=["clearing_id", "first_detected", "confidence", "area_ha", "synthetic"])
         seizures = store.read("seizures", columns=["seizure_id", "date", "commodity_group", "synthetic"])
         run.read = len(clearings) + len(seizures)
         refs = references(store)
+        stages.done("read")
         flags = legality_flags(clearings, refs, flag_params(settings))
         risk = risk_scores(flags["flags"].tolist(), clearings["confidence"].tolist(), clearings["area_ha"].fillna(0).tolist(), settings.risk_weights)
+        stages.done("flags and risk")
         update = pd.concat([clearings[["clearing_id"]].reset_index(drop=True), flags.reset_index(drop=True), risk], axis=1)
         links = match_seizures(
             clearings, seizures, radius_km=settings.match_radius_km, max_lag_days=settings.match_max_lag_days,
             max_candidates=settings.match_max_candidates,
         )
+        stages.done("matching")
         segments = segment_corridors(refs.corridors, settings.segment_km)
         si, sd = nearest_features(seizures.geometry, segments, settings.corridor_buffer_km)
         xi, xd = nearest_features(seizures.geometry, refs.crossings, None)
@@ -113,9 +124,11 @@ def analyse(store: Store, settings: Settings) -> Run:
             "border_crossing": np.where(xi >= 0, refs.crossings["name"].to_numpy()[np.maximum(xi, 0)] if len(refs.crossings) else None, None),
             "crossing_distance_km": np.round(xd, 3),
         })
+        stages.done("corridor ties")
         flagged = np.array([bool(set(f) & SUSPICIOUS) for f in flags["flags"]], dtype=bool)
         synthetic = bool(clearings["synthetic"].fillna(False).any() or seizures["synthetic"].fillna(False).any())
         hot_segments, hot_cells = _hotspots(settings, segments, clearings, flagged, seizures, synthetic)
+        stages.done("hotspots")
         with store.transaction():
             counts = store.upsert("clearings", update)
             store.replace("links", links)
@@ -126,6 +139,7 @@ def analyse(store: Store, settings: Settings) -> Run:
             if synthetic:
                 for layer in ("hotspot_segments", "hotspot_cells", "links"):
                     store.set_layer_info(layer, synthetic=True)
+        stages.done("written")
         run.written = counts.written + len(links) + len(hot_segments) + len(hot_cells)
         latest = hot_segments[hot_segments["latest"]] if len(hot_segments) else hot_segments
         n_hot = int(latest["hot_class"].str.startswith("hot").sum()) if len(latest) else 0

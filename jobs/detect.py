@@ -47,6 +47,7 @@ from jobs.detect_windows import (
     window_side,
 )
 from jobs.ingest_imagery import aoi_window
+from jobs.progress import Progress
 from jobs.quicklooks import ThreadReaders, plan_chip, write_quicklooks
 from jobs.runs import Run, recorded_run
 from layers.store import STORE_CRS, Store
@@ -112,7 +113,10 @@ def _scenes(store: Store, aoi: str, baseline: Period, monitor: Period, min_basel
     return base, mon
 
 
-def detect(store: Store, settings: Settings, *, aoi: str, baseline: Period, monitor: Period, scheduler: str | None = None) -> Run:
+def detect(
+    store: Store, settings: Settings, *, aoi: str, baseline: Period, monitor: Period, scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> Run:
     """Detect clearings over ``aoi`` and write them, keeping ids and review status of known ones.
 
     Parameters
@@ -126,6 +130,8 @@ def detect(store: Store, settings: Settings, *, aoi: str, baseline: Period, moni
     scheduler
         Dask scheduler address for the windows (``tcp://host:port``); ``None`` takes
         ``settings.scheduler`` (empty: local threads).
+    progress
+        Told of the windows done (a bar in the CLI); the job logs without one.
 
     Returns
     -------
@@ -171,7 +177,7 @@ def detect(store: Store, settings: Settings, *, aoi: str, baseline: Period, moni
         ]
         logger.info("detect %s: %d x %d px, %d baseline and %d monitoring scenes, windows of %d px",
                     aoi, box[2], box[3], len(base), len(mon), side)
-        outcomes = run_windows(tasks, scheduler=settings.scheduler if scheduler is None else scheduler, threads=settings.detect_threads)
+        outcomes = run_windows(tasks, scheduler=settings.scheduler if scheduler is None else scheduler, threads=settings.detect_threads, progress=progress)
         pixels, blocks, n_assessed = assemble(outcomes, box, origin)
         transform = rasterio.windows.transform(region, ref.transform)
         block_transform = ref.transform @ Affine.translation(*origin) @ Affine.scale(GAP_BLOCK_PX)

@@ -47,6 +47,7 @@ from geo.change.detection import (
 from geo.change.gaps import GAP_BLOCK_PX, OUTSIDE, last_valid_blocks
 from ingest.imagery.local import LocalScene
 from ingest.imagery.scene_windows import GDAL_OPTIONS, SceneReader, read_cover
+from jobs.progress import Progress, logged
 from jobs.scl_blocks import Box, SclBlocks
 
 logger = logging.getLogger(__name__)
@@ -305,7 +306,7 @@ def _inside(packed: bytes | None, height: int, width: int) -> NDArray[np.bool_] 
     return np.unpackbits(np.frombuffer(packed, np.uint8), count=height * width).reshape(height, width).astype(bool)
 
 
-def run_windows(tasks: Sequence[WindowTask], *, scheduler: str = "", threads: int = 0) -> list[WindowOutcome]:
+def run_windows(tasks: Sequence[WindowTask], *, scheduler: str = "", threads: int = 0, progress: Progress | None = None) -> list[WindowOutcome]:
     """Run the tasks through Dask and return all their windows' outcomes (in no particular order).
 
     Parameters
@@ -318,10 +319,13 @@ def run_windows(tasks: Sequence[WindowTask], *, scheduler: str = "", threads: in
         sharing one :class:`SclBlocks`.
     threads
         Local threads (0: one per core); ignored with a scheduler.
+    progress
+        Told of the windows done (from the worker threads, one call at a time); logs without one.
     """
     if not tasks:
         return []
     total = sum(len(t.windows) for t in tasks)
+    report = progress or logged("detect")
     if scheduler:
         from distributed import Client, as_completed
 
@@ -331,7 +335,7 @@ def run_windows(tasks: Sequence[WindowTask], *, scheduler: str = "", threads: in
             futures = client.map(process_windows, list(tasks), pure=False)
             for future in as_completed(futures, loop=client.loop):
                 out.extend(future.result())
-                _progress(len(out), total)
+                report(len(out), total, "windows")
         return out
     import dask
     import dask.threaded
@@ -347,8 +351,8 @@ def run_windows(tasks: Sequence[WindowTask], *, scheduler: str = "", threads: in
         result = _one_window(shared, singles[i])
         with lock:
             done[0] += 1
-            if done[0] % 16 == 0 or done[0] == total:
-                _progress(done[0], total)
+            if progress is not None or done[0] % 16 == 0 or done[0] == total:
+                report(done[0], total, "windows")
         return result
 
     jobs = [dask.delayed(one, pure=False)(i, dask_key_name=f"detect-window-{i:06d}") for i in range(len(singles))]
@@ -357,10 +361,6 @@ def run_windows(tasks: Sequence[WindowTask], *, scheduler: str = "", threads: in
     finally:
         shared.close()
         logger.debug("detect: %d SCL blocks decoded for %d needed", shared.blocks.decoded, len(shared.blocks.need))
-
-
-def _progress(done: int, total: int) -> None:
-    logger.info("detect: %d of %d windows done", done, total)
 
 
 def assemble(outcomes: Sequence[WindowOutcome], region: tuple[int, int, int, int], origin: tuple[int, int]) -> tuple[FlaggedPixels, NDArray[np.int16], int]:

@@ -19,11 +19,13 @@ import pandas as pd
 import shapely
 
 from config import Settings
+from geo.metric import area_ha
 from ingest.errors import RecordError, SourceError, TooManyRejectsError
 from ingest.geometry import check_geometry, placement_problem, split_antimeridian
 from ingest.limits import Limits
 from ingest.mapping import FieldMapping
 from ingest.readers.vector import read_features
+from jobs.progress import Progress, logged
 from jobs.runs import Run, recorded_run
 from layers.catalog import get_layer
 from layers.store import STORE_CRS, Store
@@ -38,7 +40,6 @@ KINDS = {
     "border-crossings": "border_crossings",
     "countries": "countries",
 }
-EQUAL_AREA_CRS = "EPSG:6933"  # WGS 84 / NSIDC EASE-Grid 2.0 Global, equal-area
 
 
 def read_boundary_file(path: Path, crs: str | None = None, *, limits: Limits | None = None, layer: str | None = None, encoding: str | None = None) -> gpd.GeoDataFrame:
@@ -49,16 +50,15 @@ def read_boundary_file(path: Path, crs: str | None = None, *, limits: Limits | N
     return read_features(Path(path), limits=limits or Limits(), crs=crs, layer=layer, encoding=encoding).frame
 
 
-def _equal_area_ha(geoms: gpd.GeoSeries) -> pd.Series:
-    return geoms.to_crs(EQUAL_AREA_CRS).area / 10_000.0
-
-
 def _coverage(store: Store, countries: tuple[str, ...], source: str) -> shapely.Geometry:
     frame = store.read("countries", where={"name": list(countries)})
     missing = sorted(set(countries) - set(frame["name"]))
     if missing:
         raise SourceError(source, f"coverage names {missing}, not in the countries layer; ingest countries first (or fix the name)")
     return shapely.union_all(frame.geometry.values)
+
+
+PROGRESS_EVERY = 500  # features between two progress reports
 
 
 def ingest_boundaries(
@@ -71,6 +71,7 @@ def ingest_boundaries(
     crs: str | None = None,
     strict: bool = False,
     layer_name: str | None = None,
+    progress: Progress | None = None,
 ) -> Run:
     """Load a boundary file into the layer for ``kind``; one transaction, re-runs change nothing.
 
@@ -106,7 +107,11 @@ def ingest_boundaries(
         if has_z:
             logger.warning("%s: %d feature(s) have Z coordinates (feature %s first); dropped, every layer is 2-D", name, len(has_z), has_z[0])
         keep, geoms = [], []
-        for idx in mapped.frame.index:
+        report = progress or logged(f"ingest boundaries {kind}")
+        total = len(mapped.frame.index)
+        for n_checked, idx in enumerate(mapped.frame.index, start=1):
+            if n_checked % PROGRESS_EVERY == 0 or n_checked == total:
+                report(n_checked, total, "features checked")
             checked = check_geometry(frame.geometry.loc[idx], layer.geometry_type, max_vertices=limits.max_vertices)
             if checked.geometry is None:
                 run.reject(RecordError(name, idx, "geometry", None, checked.reason, unit="feature"), originals.get(idx))
@@ -121,7 +126,7 @@ def ingest_boundaries(
         if "source" in layer.field_names:
             out["source"] = source
         if "area_ha" in layer.field_names:
-            out["area_ha"] = _equal_area_ha(out.geometry).round(2)
+            out["area_ha"] = area_ha(out.geometry).round(2)
         for key in layer.key:
             if key not in out.columns and len(out):
                 raise SourceError(str(path), f"no value for key field {key!r}; map it with --map {key}=COLUMN")

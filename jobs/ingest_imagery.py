@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,14 +29,14 @@ from ingest.imagery.grid import aoi_window as grid_aoi_window
 from ingest.imagery.local import LocalScene, open_scene
 from ingest.imagery.providers import PROVIDERS, Acquisition, Provider, make_provider
 from jobs.aoi import aoi_geometry
+from jobs.progress import Progress
 from jobs.runs import Run, recorded_run
 from layers.store import STORE_CRS, Store
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PROVIDERS", "Progress", "aoi_window", "cloud_share", "ingest_imagery"]
+__all__ = ["PROVIDERS", "aoi_window", "cloud_share", "ingest_imagery"]
 
-Progress = Callable[[int, int, str], None]
 """Called after each acquisition with (done, total, what happened to it)."""
 
 

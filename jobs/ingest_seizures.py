@@ -51,6 +51,7 @@ from ingest.seizures.fields import GROUPS, UNITS
 from ingest.seizures.locations import Gazetteer
 from ingest.seizures.records import SCHEMA, STORED, validate
 from ingest.seizures.species import species_list
+from jobs.progress import Progress, Stages
 from jobs.runs import Run, recorded_run
 from layers.store import STORE_CRS, Store
 
@@ -77,6 +78,9 @@ def _gazetteer(store: Store, settings: Settings) -> Gazetteer:
     return Gazetteer(countries, crossings)
 
 
+STAGES = ("read", "validated", "stored")
+
+
 def ingest_seizures(
     store: Store,
     settings: Settings,
@@ -86,18 +90,22 @@ def ingest_seizures(
     strict: bool = False,
     sheet: str | None = None,
     today: dt.date | None = None,
+    progress: Progress | None = None,
 ) -> Run:
     """Validate and store seizure records; bad rows are rejected with the reason, good rows land.
 
     One transaction: either every good row lands or (when the run fails: an unreadable file, too
     many rejects, ``strict`` and any reject) nothing does. Re-running the same file changes nothing.
+    ``progress`` is told of each of :data:`STAGES` as it ends (a bar in the CLI).
     """
+    stages = Stages(progress, "ingest seizures", STAGES)
     path = Path(path)
     mapping = mapping or FieldMapping()
     limits = Limits.from_settings(settings)
     with recorded_run(store, f"ingest seizures {path.name}") as run:
         table = read_table(path, limits=limits, sheet=sheet, encoding=mapping.encoding)
         run.read = table.read
+        stages.done("read")
         for raw in table.rejects:
             run.reject(_raw_error(table.name, raw, table.unit), raw.record)
         parsed = validate(
@@ -109,6 +117,7 @@ def ingest_seizures(
         for note in parsed.notes:
             logger.warning("%s", note)
         run.repaired = len(parsed.repaired)
+        stages.done("validated")
         if strict and run.rejected:
             raise TooManyRejectsError(f"{run.rejected} row(s) rejected and --strict given; nothing was written. See {run.rejects_path}")
         run.check_rejects(settings.rejects_max_share)
@@ -125,6 +134,7 @@ def ingest_seizures(
             counts = store.upsert("seizures", geo)
             if bool(records["synthetic"].any()):
                 store.set_layer_info("seizures", synthetic=True)
+        stages.done("stored")
         run.written = counts.written
         run.message = f"seizures: {counts.inserted} new, {counts.updated} updated, {counts.unchanged} unchanged; " + run.summary()
     return run

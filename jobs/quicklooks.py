@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import os
 import struct
 import threading
 import zlib
@@ -33,6 +32,7 @@ from rasterio.windows import Window, from_bounds
 from geo.change.masks import valid_observations
 from ingest.imagery.local import LocalScene
 from ingest.imagery.scene_windows import GDAL_OPTIONS, SceneReader, read_bands
+from layers.files import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -159,14 +159,8 @@ def png_bytes(image: NDArray[np.uint8]) -> bytes:
 
 
 def _write_png(path: Path, image: NDArray[np.uint8]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         tmp.write_bytes(png_bytes(image))
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)

@@ -17,3 +17,7 @@ class LayerError(EcowatchError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; we want it as written
         return str(self.args[0]) if self.args else ""
+
+
+class BBoxError(EcowatchError, ValueError):
+    """A bounding box that is not four finite lon/lat numbers with west < east and south < north."""

@@ -16,6 +16,7 @@ import shapely
 
 from layers.catalog import Layer, get_layer
 from layers.errors import LayerError
+from layers.files import atomic_path
 from layers.redaction import check_role, read_redacted, visible_fields
 from layers.store import Store
 
@@ -60,34 +61,14 @@ def write_geojson(frame: pd.DataFrame, layer: Layer, path: Path, fields: list[st
     Returns the number of features written.
     """
     fields = list(fields if fields is not None else layer.field_names)
-    tmp = path.with_name(path.name + ".part")
     n = 0
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(b'{"type":"FeatureCollection","features":[')
-            for i, feature in enumerate(geojson_features(frame, layer, fields)):
-                fh.write((b",\n" if i else b"\n") + feature)
-                n += 1
-            fh.write(b"\n]}\n")
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        fh.write(b'{"type":"FeatureCollection","features":[')
+        for i, feature in enumerate(geojson_features(frame, layer, fields)):
+            fh.write((b",\n" if i else b"\n") + feature)
+            n += 1
+        fh.write(b"\n]}\n")
     return n
-
-
-def parse_bbox(text: str) -> tuple[float, float, float, float]:
-    """``W,S,E,N`` in degrees; ``ValueError`` says what is wrong."""
-    parts = text.split(",")
-    if len(parts) != 4:
-        raise ValueError(f"bbox {text!r}: expected W,S,E,N")
-    try:
-        w, s, e, n = (float(p) for p in parts)
-    except ValueError:
-        raise ValueError(f"bbox {text!r}: W,S,E,N must be numbers") from None
-    if not all(math.isfinite(v) for v in (w, s, e, n)) or not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-        raise ValueError(f"bbox {text!r}: need -180 <= W < E <= 180 and -90 <= S < N <= 90")
-    return w, s, e, n
 
 
 def parse_where(layer_name: str, pairs: tuple[str, ...] | list[str], role: str = "planner") -> dict[str, str]:

@@ -25,6 +25,7 @@ import shapely
 from layers import gpkg_blob, gpkg_rtree
 from layers.catalog import CATALOG, Layer, get_layer
 from layers.errors import LayerError, SchemaError, StoreError
+from layers.geometry import promote_to_multi
 from layers.store import STORE_CRS, BBox, WriteCounts
 from layers.values import SQL_TYPES, from_sql, to_sql, to_sql_column
 
@@ -357,12 +358,4 @@ def _promote(geoms: np.ndarray, lyr: Layer) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise LayerError(f"writing {lyr.name!r}: record {i} is a {names[types[i]]}, the layer holds {lyr.geometry_type}")
-    if lyr.geometry_type == "MULTIPOLYGON":
-        single = types == 3
-        geoms = geoms.copy()
-        geoms[single] = shapely.multipolygons(geoms[single][:, None]) if single.any() else geoms[single]
-    elif lyr.geometry_type == "MULTILINESTRING":
-        single = types == 1
-        geoms = geoms.copy()
-        geoms[single] = shapely.multilinestrings(geoms[single][:, None]) if single.any() else geoms[single]
-    return geoms
+    return promote_to_multi(geoms) if str(lyr.geometry_type).startswith("MULTI") else geoms

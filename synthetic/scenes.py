@@ -17,11 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
-import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -35,6 +32,7 @@ from rasterio.features import shapes
 from shapely.geometry import shape as to_shape
 from shapely.geometry.base import BaseGeometry
 
+from layers.files import atomic_path
 from synthetic.clearings import Planted, plan_sizes, plant
 from synthetic.errors import SyntheticError
 from synthetic.landscape import land_cover
@@ -327,7 +325,7 @@ def write_series(series: SyntheticSeries, folder: Path, *, threads: int = 2) -> 
         truth[column] = [d.isoformat() for d in truth[column]]
     document = json.loads(truth.to_json(drop_id=True))
     document["ecowatch_synthetic"] = {"seed": series.seed, "crs_of_scenes": _crs_text(series.grid)}
-    with _atomic(folder / TRUTH_FILE) as tmp:
+    with atomic_path(folder / TRUTH_FILE) as tmp:
         tmp.write_text(json.dumps(document), encoding="utf-8")
     return paths
 
@@ -343,25 +341,13 @@ def _write_scene(series: SyntheticSeries, index: int, folder: Path) -> Path:
         "blockysize": 256, "interleave": "band",
     }
     scene = series.scene(index)
-    with _atomic(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(scene)
         for band, name in enumerate(series.bands, start=1):
             dst.set_band_description(band, name)
         dst.update_tags(TIFFTAG_DATETIME=f"{date:%Y:%m:%d} 00:00:00", ECOWATCH_SYNTHETIC="yes",
                         ECOWATCH_SEED=str(series.seed))
     return path
-
-
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success, remove it on error."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        yield tmp
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
 
 
 def read_truth(path: Path) -> gpd.GeoDataFrame:

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from layers.files import atomic_path
+
 COLUMNS = [
     "seizure_id", "date", "commodity_group", "commodity", "species", "cites_appendix", "quantity", "unit",
     "transport_mode", "origin_country", "destination_country", "agency", "case_reference", "notes",
@@ -105,7 +107,6 @@ def synthetic_seizures(
 
 def write_seizures_csv(frame: pd.DataFrame, path: Path) -> Path:
     """Write seizure rows as UTF-8 CSV (atomically)."""
-    tmp = path.with_name(path.name + ".part")
-    frame.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
     return path

@@ -21,8 +21,8 @@ import shapely
 from affine import Affine
 from numpy.typing import NDArray
 
-from geo.change.objects import EQUAL_AREA_CRS
 from geo.errors import InputShapeError
+from geo.metric import area_ha
 
 logger = logging.getLogger(__name__)
 
@@ -149,5 +149,5 @@ def observation_gaps(
         for value in sorted(parts):
             rows.append({"since": dates[value], "until": until, "geometry": shapely.union_all(parts[value])})
     frame = gpd.GeoDataFrame(rows, columns=["since", "until", "geometry"], geometry="geometry", crs=crs)
-    frame["area_ha"] = (frame.geometry.to_crs(EQUAL_AREA_CRS).area / 10_000.0).round(3) if len(frame) else []
+    frame["area_ha"] = area_ha(frame.geometry).round(3) if len(frame) else []
     return frame[["since", "until", "area_ha", "geometry"]]

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.change.objects import EQUAL_AREA_CRS
 from geo.errors import InputShapeError
+from geo.metric import area_ha
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def reconcile(detected: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, aoi: str, 
                 out.iloc[i, out.columns.get_loc(column)] = pick(pd.Timestamp(before), pd.Timestamp(now))
     out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=out.crs))
     if known.any():
-        out.loc[known, "area_ha"] = (out.geometry[known].to_crs(EQUAL_AREA_CRS).area / 10_000.0).round(3).to_numpy()
+        out.loc[known, "area_ha"] = area_ha(out.geometry[known]).round(3).to_numpy()
     drop = np.zeros(len(out), bool)
     gone = existing[existing["review_status"] == DISMISSED] if len(existing) else existing
     if len(gone) and (~known).any():

@@ -32,10 +32,10 @@ from numpy.typing import NDArray
 
 from geo.change.detection import HIGH, ChangeResult, FlaggedPixels
 from geo.errors import InputShapeError
+from geo.metric import area_ha
 
 logger = logging.getLogger(__name__)
 
-EQUAL_AREA_CRS = "EPSG:6933"  # WGS 84 / NSIDC EASE-Grid 2.0 Global (equal-area)
 CONNECTIVITY = 8
 BLOCK_PX = 128
 COLUMNS = ["area_ha", "first_detected", "last_observed", "confidence", "ndvi_drop", "nbr_drop", "n_pixels"]
@@ -198,7 +198,7 @@ def objects_from_pixels(
         geometry=[o.geometry for o in found],
         crs=crs,
     )
-    frame["area_ha"] = (frame.geometry.to_crs(EQUAL_AREA_CRS).area / 10_000.0).round(3)
+    frame["area_ha"] = area_ha(frame.geometry).round(3)
     return frame[COLUMNS + ["geometry"]].reset_index(drop=True)
 
 

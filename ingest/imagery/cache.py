@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config import Settings
-from ingest.imagery.cog import BANDS, is_complete, remove_stale_parts
+from ingest.imagery.cog import BANDS, is_complete
 from ingest.imagery.grid import AoiGrid
 from ingest.imagery.providers import Acquisition
+from layers.files import remove_stale_parts
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ Blocks are written into a temporary tiled GeoTIFF beside the destination, which 
 with GDAL's COG driver to a second temporary file and renamed onto the destination. A reader
 therefore sees either no file or a complete one; a run that is interrupted (an error, Ctrl-C,
 a killed process) leaves at most ``.<name>.<pid>-<token>.part`` files, which are never read and
-which :func:`remove_stale_parts` clears once their process is gone.
+which :func:`layers.files.remove_stale_parts` clears once their process is gone.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +27,7 @@ from rasterio.io import DatasetWriter
 from rasterio.windows import Window
 
 from ingest.imagery.grid import AoiGrid
+from layers.files import part_path
 
 logger = logging.getLogger(__name__)
 
@@ -37,32 +37,6 @@ COG_OPTIONS = {
     "compress": "zstd", "predictor": 2, "blocksize": BLOCK_PX, "overview_resampling": "nearest",
     "bigtiff": "if_safer", "num_threads": 2,
 }
-
-
-def _part_path(path: Path, what: str) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.{what}.part")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_parts(path: Path) -> int:
-    """Remove temporary files left beside ``path`` by processes that no longer run; returns how many."""
-    removed = 0
-    for part in path.parent.glob(f".{path.name}.*.part"):
-        pid_text = part.name[len(path.name) + 2 :].split("-", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
-            part.unlink(missing_ok=True)
-            removed += 1
-            logger.info("removed %s, left by an interrupted run", part.name)
-    return removed
 
 
 @contextmanager
@@ -93,7 +67,7 @@ def cog_writer(path: Path, grid: AoiGrid, acquired: dt.date, *, tags: Mapping[st
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging, final = _part_path(path, "tif"), _part_path(path, "cog")
+    staging, final = part_path(path, "tif"), part_path(path, "cog")
     profile = {
         "driver": "GTiff", "dtype": "uint16", "count": len(BANDS), "width": grid.width, "height": grid.height,
         "crs": grid.crs, "transform": grid.transform, "nodata": 0, "tiled": True, "blockxsize": BLOCK_PX,

@@ -53,7 +53,7 @@ def test_every_command_has_help(command):
         (["ingest", "boundaries", "forests", "f.geojson"], "'forests' is not one of"),
         (["ingest", "imagery", "--provider", "local", "--aoi", "a", "--from", "2024-01-01", "--to", "2024-02-01"], "needs --path"),
         (["ingest", "imagery", "--provider", "local", "--path", ".", "--aoi", "a", "--from", "2024-13-01", "--to", "2024-02-01"], "not a date"),
-        (["export", "clearings", "--bbox", "1,2,3"], "expected W,S,E,N"),
+        (["export", "clearings", "--bbox", "1,2,3"], "bbox needs 4 comma-separated numbers (west,south,east,north), got 3 parts"),
         (["export", "clearings", "--where", "colour=red"], "expected FIELD=VALUE"),
         (["nosuch"], "No such command"),
     ],

@@ -16,10 +16,11 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from ingest.imagery.cache import ImageryCache
-from ingest.imagery.cog import BANDS, cog_writer, is_complete, remove_stale_parts
+from ingest.imagery.cog import BANDS, cog_writer, is_complete
 from ingest.imagery.grid import AoiGrid
 from ingest.imagery.providers import Acquisition
 from jobs.ingest_imagery import ingest_imagery
+from layers.files import remove_stale_parts
 from tests.ingest.reference_scenes import (
     AOI_BOUNDS,
     AOI_NAME,
