@@ -8,6 +8,7 @@ they import this module, never :mod:`cli.main`.
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -88,7 +89,10 @@ def progress_bar(ctx: click.Context, label: str, unit: str = "it") -> Iterator[P
 
     def update(done: int, total: int, what: str) -> None:
         if not bars:
-            bars.append(tqdm(total=total, desc=label, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True))
+            # a terminal that reports no size (a fresh pseudo-terminal) would get no bar at all:
+            # tqdm hides a bar whose position is not above the terminal's last row
+            size = shutil.get_terminal_size((80, 24))
+            bars.append(tqdm(total=total, desc=label, unit=unit, file=sys.stderr, ncols=size.columns, nrows=size.lines, leave=True))
         bar = bars[0]
         if bar.total != total:
             bar.total = total
