@@ -3,13 +3,15 @@
 A seizure is a candidate match of a clearing when it lies within ``radius_km`` of the clearing
 and happened between the clearing's first detection and ``max_lag_days`` after it. The score
 falls linearly with distance and with lag: ``(1 - d / radius) * (1 - lag / max_lag)``.
-Pairs come from bulk ``STRtree`` queries (``dwithin``) in each seizure's UTM zone, never from
-all pairs.
+Pairs come from one bulk ``STRtree`` query per UTM zone (each seizure's box grown by the radius),
+then the lag window, then the exact distance; never from all pairs. A 3-D (x, y, t) ``rtree``
+index was measured against this and lost (``benchmarks/bench_matching.py``, ``docs/analysis.md``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
@@ -53,10 +55,66 @@ def _near(geoms: gpd.GeoSeries, window: shapely.Geometry, crs: str) -> NDArray[n
     return np.sort(shapely.STRtree(geoms.to_numpy()).query(outline, predicate="intersects"))
 
 
-def _candidate_pairs(clearings: gpd.GeoDataFrame, seizures: gpd.GeoDataFrame, radius_km: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(seizure position, clearing position, distance km) of every pair within the radius."""
-    s_all, c_all, d_all = [], [], []
+ZonePairs = Callable[..., tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]]
+_PAD_M = 1e-3  # metres added to the search box: candidates only, the exact test decides
+
+
+def keep_within(
+    points: NDArray[np.object_], when: NDArray[np.datetime64], geoms: NDArray[np.object_], first: NDArray[np.datetime64],
+    pi: NDArray[np.intp], gi: NDArray[np.intp], radius_m: float, max_lag_days: float,
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]:
+    """The candidate pairs ``(pi, gi)`` (from any index) that truly match, with distance (m) and lag (days).
+
+    A pair matches when ``0 <= when - first <= max_lag_days`` (a missing date never matches) and
+    ``shapely.dwithin(point, geometry, radius_m)``. The time test runs first: it is a subtraction,
+    the distance test is GEOS work.
+    """
+    lag = (when[pi] - first[gi]) / np.timedelta64(1, "D")
+    ok = np.isfinite(lag) & (lag >= 0) & (lag <= max_lag_days)
+    pi, gi, lag = pi[ok], gi[ok], lag[ok]
+    ok = shapely.dwithin(points[pi], geoms[gi], radius_m)
+    pi, gi, lag = pi[ok], gi[ok], lag[ok]
+    return pi, gi, shapely.distance(points[pi], geoms[gi]), lag
+
+
+def query_boxes(points: NDArray[np.object_], pad_m: float) -> NDArray[np.object_]:
+    """Each geometry's bounding box grown by ``pad_m`` metres (``None`` for a missing or empty one)."""
+    b = shapely.bounds(points)
+    return shapely.box(b[:, 0] - pad_m, b[:, 1] - pad_m, b[:, 2] + pad_m, b[:, 3] + pad_m)
+
+
+def space_time_pairs(
+    geoms: NDArray[np.object_], first: NDArray[np.datetime64], points: NDArray[np.object_], when: NDArray[np.datetime64],
+    radius_m: float, max_lag_days: float, tree: shapely.STRtree | None = None,
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]:
+    """(point position, geometry position, distance m, lag days) of every pair within ``radius_m`` and the lag window.
+
+    ``geoms`` (clearings, first detected on ``first``) and ``points`` (seizures, on ``when``) are in
+    one metric CRS. One bulk ``STRtree`` query of each point's box grown by the radius gives the
+    candidates; the lag is tested on them before the exact distance (:func:`keep_within`). Pass
+    ``tree`` (``shapely.STRtree(geoms)``) to reuse a built index. Measured against the ``dwithin``
+    predicate query and against a 3-D ``rtree`` index in ``benchmarks/bench_matching.py``.
+    """
+    if not (len(points) and len(geoms)):
+        empty = np.zeros(0, np.intp)
+        return empty, empty.copy(), np.zeros(0), np.zeros(0)
+    tree = shapely.STRtree(geoms) if tree is None else tree
+    pi, gi = tree.query(query_boxes(points, radius_m + _PAD_M))
+    return keep_within(points, when, geoms, first, pi, gi, radius_m, max_lag_days)
+
+
+def candidate_pairs(
+    clearings: gpd.GeoDataFrame, seizures: gpd.GeoDataFrame, radius_km: float, max_lag_days: float, zone_pairs: ZonePairs = space_time_pairs,
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]:
+    """(seizure position, clearing position, distance km, lag days) of every matching pair.
+
+    Computed in each seizure's UTM zone by ``zone_pairs`` (arguments as :func:`space_time_pairs`,
+    which is the default); only clearings near the zone's seizures are projected into it.
+    """
+    s_all, c_all, d_all, l_all = [], [], [], []
     radius_m = radius_km * 1000.0
+    first = clearings["first_detected"].to_numpy(dtype="datetime64[ns]")
+    when = seizures["date"].to_numpy(dtype="datetime64[ns]")
     for crs, pos in utm_groups(seizures.geometry):
         pts = seizures.geometry.iloc[pos].to_crs(crs).to_numpy()
         window = shapely.buffer(shapely.box(*shapely.total_bounds(pts)), radius_m * 1.01)
@@ -64,13 +122,14 @@ def _candidate_pairs(clearings: gpd.GeoDataFrame, seizures: gpd.GeoDataFrame, ra
         if not len(near):
             continue
         cg = clearings.geometry.iloc[near].to_crs(crs).to_numpy()
-        si, ci = shapely.STRtree(cg).query(pts, predicate="dwithin", distance=radius_m)
+        si, ci, dist_m, lag = zone_pairs(cg, first[near], pts, when[pos], radius_m, max_lag_days)
         s_all.append(pos[si])
         c_all.append(near[ci])
-        d_all.append(shapely.distance(pts[si], cg[ci]) / 1000.0)
+        d_all.append(dist_m / 1000.0)
+        l_all.append(lag)
     if not s_all:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0)
-    return np.concatenate(s_all), np.concatenate(c_all), np.concatenate(d_all)
+        return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0), np.zeros(0)
+    return np.concatenate(s_all), np.concatenate(c_all), np.concatenate(d_all), np.concatenate(l_all)
 
 
 def match_seizures(
@@ -103,12 +162,7 @@ def match_seizures(
     """
     if clearings.empty or seizures.empty:
         return pd.DataFrame({c: [] for c in LINK_COLUMNS})
-    s_idx, c_idx, dist_km = _candidate_pairs(clearings, seizures, radius_km)
-    first = clearings["first_detected"].to_numpy(dtype="datetime64[ns]")[c_idx]
-    when = seizures["date"].to_numpy(dtype="datetime64[ns]")[s_idx]
-    lag = (when - first) / np.timedelta64(1, "D")
-    keep = np.isfinite(lag) & (lag >= 0) & (lag <= max_lag_days)
-    s_idx, c_idx, dist_km, lag = s_idx[keep], c_idx[keep], dist_km[keep], lag[keep]
+    s_idx, c_idx, dist_km, lag = candidate_pairs(clearings, seizures, radius_km, max_lag_days)
     score = (1 - dist_km / radius_km) * (1 - lag / max(max_lag_days, 1))
     groups = seizures["commodity_group"].to_numpy()[s_idx]
     reasons = [
