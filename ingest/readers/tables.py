@@ -135,14 +135,44 @@ def _refuse_escapes(name: str, data: bytes, offset: int, header: list[str], valu
     raise refuse(name, "", None, data, offset)
 
 
+def _unsafe_xml(name: str, err: BaseException) -> SourceError | None:
+    """The refusal of a workbook whose XML declares entities or a DTD (defusedxml's error anywhere in
+    ``err``'s chain), or None for any other error."""
+    from defusedxml import (
+        DefusedXmlException,
+        DTDForbidden,
+        EntitiesForbidden,
+        ExternalReferenceForbidden,
+    )
+
+    seen: BaseException | None = err
+    while seen is not None and not isinstance(seen, DefusedXmlException):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return None
+    if isinstance(seen, EntitiesForbidden | ExternalReferenceForbidden) and seen.sysid:
+        what = f"declares the external XML entity {seen.name!r} (pointing at {seen.sysid[:80]!r})" if isinstance(seen, EntitiesForbidden) else f"holds an external XML reference ({seen.sysid[:80]!r})"
+    elif isinstance(seen, EntitiesForbidden):
+        what = f"declares the XML entity {seen.name!r}"
+    elif isinstance(seen, DTDForbidden):
+        what = "holds an XML DOCTYPE"
+    else:
+        what = f"holds XML that is not safe to parse ({seen})"
+    return SourceError(
+        name, f"{what}, which ecowatch refuses: entities can expand without bound ('billion laughs') or read files outside the workbook; "
+        "nothing was read from this file (save it again from a spreadsheet program, or as CSV)",
+    )
+
+
 def read_xlsx_table(path: Path, *, limits: Limits, sheet: str | None = None, name: str | None = None) -> Table:
     """Read one sheet of an XLSX workbook (cells as typed; formulas as their text).
 
     Raises
     ------
     SourceError
-        Not a workbook, unsafe as a zip, several sheets and no ``sheet``, no such sheet, an empty
-        sheet, a header without rows, or a repeated column name.
+        Not a workbook, unsafe as a zip, XML declaring entities (parsed through defusedxml, which
+        refuses them), several sheets and no ``sheet``, no such sheet, an empty sheet, a header
+        without rows, or a repeated column name.
     """
     import openpyxl  # imported here: only XLSX input needs it
     from openpyxl.utils.exceptions import InvalidFileException
@@ -153,12 +183,15 @@ def read_xlsx_table(path: Path, *, limits: Limits, sheet: str | None = None, nam
         check_zip(path, limits)
     except ArchiveError as err:
         raise SourceError(name, f"is not a workbook ecowatch can open: {err.reason}") from err
-    with warnings.catch_warnings(record=True) as caught:
+    if not openpyxl.DEFUSEDXML:
+        raise SourceError(name, "was not read: openpyxl would parse its XML without defusedxml (OPENPYXL_DEFUSEDXML is set in the environment); unset it")
+    # openpyxl leaves the archive it opened unclosed when it fails; it never closes one it is given
+    with path.open("rb") as fh, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
+            wb = openpyxl.load_workbook(fh, read_only=True, data_only=False)
         except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as err:
-            raise SourceError(name, f"cannot be read as an XLSX workbook: {err}") from err
+            raise _unsafe_xml(name, err) or SourceError(name, f"cannot be read as an XLSX workbook: {err}") from err
         try:
             names = list(wb.sheetnames)
             if sheet is None and len(names) > 1:
@@ -167,6 +200,8 @@ def read_xlsx_table(path: Path, *, limits: Limits, sheet: str | None = None, nam
                 raise SourceError(name, f"has no sheet {sheet!r}; sheets: {', '.join(repr(n) for n in names)}")
             ws = wb[sheet or names[0]]
             grid = [(i, list(r)) for i, r in enumerate(ws.iter_rows(values_only=True), start=ws.min_row or 1)]
+        except (KeyError, ValueError, TypeError, SyntaxError) as err:  # the sheet's XML is parsed here, lazily
+            raise _unsafe_xml(name, err) or SourceError(name, f"cannot be read as an XLSX workbook: {err}") from err
         finally:
             wb.close()
     for w in caught:

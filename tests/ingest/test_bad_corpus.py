@@ -86,6 +86,8 @@ CASES = [
     Case("seizures_formula.xlsx", rejects=(("2", "notes", "starts like a spreadsheet formula"),), written=1),
     Case("seizures_two_sheets.xlsx", fails="seizures_two_sheets.xlsx: holds sheets 'Seizures', 'Notes'; choose one with --sheet NAME"),
     Case("seizures_two_sheets.xlsx", rejects=(("2", "notes", "starts like a spreadsheet formula"),), written=1, args=("--sheet", "Seizures")),
+    Case("seizures_entities.xlsx", fails="seizures_entities.xlsx: declares the XML entity 'lol', which ecowatch refuses: entities can expand without bound ('billion laughs')"),
+    Case("seizures_external_entity.xlsx", fails="seizures_external_entity.xlsx: declares the external XML entity 'host' (pointing at 'file:///etc/hostname'), which ecowatch refuses"),
     Case("seizures_polygon.geojson", rejects=(("0", "geometry", "a LineString; a seizure is a Point"),), written=1),
 ]
 

@@ -162,12 +162,45 @@ def seizures() -> None:
     ws.append(["X-1", "2024-03-02", "timber", "logs", "Dalbergia oliveri", 2, "m3", 107.4, 13.6, '=HYPERLINK("http://example.invalid","see file")'])
     ws.append(["X-2", "2024-03-03", "wildlife", "scales", "Manis javanica", 3, "kg", 107.5, 13.7, "plain note"])
     wb.save(HERE / "seizures_formula.xlsx")
+    xlsx_entities(wb)
     wb.create_sheet("Notes").append(["compiled by hand"])
     wb.save(HERE / "seizures_two_sheets.xlsx")
     line = {"type": "LineString", "coordinates": [[107.4, 13.6], [107.5, 13.7]]}
     point = {"type": "Point", "coordinates": [107.4, 13.6]}
     base = {"date": "2024-03-02", "commodity_group": "wildlife", "species": "Manis javanica", "quantity": 2, "unit": "kg"}
     write("seizures_polygon.geojson", fc(feature({**base, "seizure_id": "G-1"}, line), feature({**base, "seizure_id": "G-2"}, point)))
+
+
+# the first three levels of a "billion laughs": each entity is ten of the one before
+LAUGHS = (
+    '<!DOCTYPE worksheet [<!ENTITY lol "lol">'
+    '<!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+    '<!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">]>'
+)
+EXTERNAL = '<!DOCTYPE workbook [<!ENTITY host SYSTEM "file:///etc/hostname">]>'
+
+
+def _with_entities(data: bytes, doctype: str, ref: str, after: bytes) -> bytes:
+    """An XLSX part with ``doctype`` after its XML declaration and ``ref`` inserted after ``after``."""
+    text = data.decode("utf-8")
+    decl_end = text.index("?>") + 2 if text.startswith("<?xml") else 0
+    text = text[:decl_end] + doctype + text[decl_end:]
+    pos = text.index(after.decode()) + len(after)
+    return (text[:pos] + ref + text[pos:]).encode("utf-8")
+
+
+def xlsx_entities(wb: object) -> None:
+    """A workbook whose sheet expands entities in a cell, and one whose workbook part reads a local file."""
+    buf = io.BytesIO()
+    wb.save(buf)  # type: ignore[attr-defined]
+    for name, member, doctype, ref, after in (
+        ("seizures_entities.xlsx", "xl/worksheets/sheet1.xml", LAUGHS, "&lol2;", b"<t>X-1"),
+        ("seizures_external_entity.xlsx", "xl/workbook.xml", EXTERNAL, "&host;", b'<sheet name="Seizures'),
+    ):
+        with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zin, zipfile.ZipFile(HERE / name, "w", zipfile.ZIP_DEFLATED) as zout:
+            for info in zin.infolist():
+                data = zin.read(info.filename)
+                zout.writestr(info, _with_entities(data, doctype, ref, after) if info.filename == member else data)
 
 
 if __name__ == "__main__":
