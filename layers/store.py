@@ -43,6 +43,8 @@ class Store(Protocol):
 
     url: str
     readonly: bool
+    migrated: list[str]
+    """What opening the store changed in its schema (a writer's migration), one phrase each."""
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
