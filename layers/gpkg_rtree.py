@@ -154,13 +154,15 @@ def _last_fid(conn: sqlite3.Connection, table: str) -> int | None:
     """The fid above which every row inserted from now on lands, or None when SQLite may reuse fids.
 
     With ``AUTOINCREMENT`` (as the store and GDAL create feature tables) a new fid is larger than
-    any the table has ever had; without it, a deleted fid can come back.
+    both the table's ``sqlite_sequence`` entry and its largest fid at the time of the insert; the
+    largest fid now is no bound (an update may lower it before the insert), the sequence is.
+    Without ``AUTOINCREMENT``, a deleted fid can come back.
     """
     sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()[0]
     if "AUTOINCREMENT" not in sql.upper():
         return None
-    row = conn.execute(f"SELECT max({FID}) FROM main.{_quote(table)}").fetchone()
-    return -1 if row[0] is None else int(row[0])
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+    return 0 if row is None else int(row[0])
 
 
 def _watch(conn: sqlite3.Connection, table: str, *, inserts: bool) -> None:
@@ -223,7 +225,8 @@ def _refresh(conn: sqlite3.Connection, table: str, last: int) -> None:
         raise ValueError(f"feature fid {fids[j]} of {table!r} has a bounding box with min > max {tuple(bounds[j])}; the R-tree refuses it")
     r = _quote(index_name(table))
     conn.execute(f"DELETE FROM main.{r} WHERE id IN (SELECT fid FROM temp.{_TOUCHED})")
-    conn.executemany(f"INSERT INTO main.{r} VALUES (?, ?, ?, ?, ?)", zip(fids.tolist(), *bounds.T.tolist(), strict=True))
+    # rows above ``last`` that were there before (a fid raised by an update) already have an entry
+    conn.executemany(f"INSERT OR REPLACE INTO main.{r} VALUES (?, ?, ?, ?, ?)", zip(fids.tolist(), *bounds.T.tolist(), strict=True))
 
 
 def outward_float32(bounds: NDArray[np.float64]) -> NDArray[np.float32]:
