@@ -98,10 +98,9 @@ class GeoPackageStore:
         with sqlite_errors(self.path, "migrating the store"):
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode=WAL")
-        with self.transaction():
-            # another writer may have migrated it meanwhile: migrate() looks again under the lock
-            with sqlite_errors(self.path, "migrating the store"):
-                self.migrated = gpkg_schema.migrate(conn)
+        # another writer may have migrated it meanwhile: migrate() looks again under the lock
+        with self.transaction(), sqlite_errors(self.path, "migrating the store"):
+            self.migrated = gpkg_schema.migrate(conn)
 
     # -- transactions ---------------------------------------------------------------------------
     @contextmanager

@@ -53,7 +53,7 @@ def _blob(geom: Any) -> bytes | None:
     return gpkg_blob.encode(np.array([geom], dtype=object), 4326)[0]
 
 
-class _Rollback(Exception):
+class _RollbackError(Exception):
     pass
 
 
@@ -64,8 +64,8 @@ def _batch(conn: sqlite3.Connection, mode: str, commit: bool) -> Iterator[None]:
         with gpkg_rtree.bulk_upkeep(conn, LAYER) if mode == "bulk" else nullcontext():
             yield
         if not commit:
-            raise _Rollback
-    except _Rollback:
+            raise _RollbackError
+    except _RollbackError:
         conn.execute("ROLLBACK")
         return
     conn.execute("COMMIT")
