@@ -85,6 +85,7 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     changes = differences(conn)
     if not changes:
         return []
+    fresh = not conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
     conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
     conn.execute(f"PRAGMA user_version={USER_VERSION}")
     for sql in _CORE.values():
@@ -97,6 +98,9 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     )
     for table in tables():
         _migrate_table(conn, table)
+    if fresh:
+        logger.info("store created: %d tables", len(tables()))
+        return ["created"]
     for change in changes:
         logger.info("store migrated: %s", change)
     return changes
