@@ -33,13 +33,13 @@ def _clearings(ids: list[str], seed: int) -> gpd.GeoDataFrame:
 
 
 def _reader(path: str, barrier: Barrier, results: Any, n_reads: int) -> None:
-    """Open read-only, then: reads inside the writer's transaction, reads racing its commit, reads after."""
+    """Open read-only inside the writer's transaction and read there, then read racing its commit, then after it."""
     try:
+        barrier.wait(WAIT_S)  # 1: the writer holds its write transaction; the reader opens the store only now
         with open_store(path, readonly=True) as store:
             def ids() -> frozenset[str]:
                 return frozenset(store.read("clearings", bbox=BBOX, columns=["clearing_id"])["clearing_id"])
 
-            barrier.wait(WAIT_S)  # 1: the writer holds its write transaction
             results.put(("during", [ids() for _ in range(n_reads)]))
             barrier.wait(WAIT_S)  # 2: the reads are done; the writer commits
             results.put(("racing", [ids() for _ in range(n_reads)]))
