@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -96,11 +97,14 @@ def test_a_full_disk_ends_in_one_clear_error_and_leaves_the_store_as_it_was(smal
 
 def _killed_run(store_path: str, data_dir: str, ready: Any) -> None:
     """A run that writes inside its transaction, says so, and waits to be killed."""
-    with open_store(store_path) as store, recorded_run(store, "ingest boundaries aoi killed.geojson", data_dir=Path(data_dir)):
-        with store.transaction():
-            store.upsert("aoi", _frame(["half-written"]))
-            ready.send(os.getpid())
-            ready.recv()  # never answered: the parent kills this process
+    with (
+        open_store(store_path) as store,
+        recorded_run(store, "ingest boundaries aoi killed.geojson", data_dir=Path(data_dir)),
+        store.transaction(),
+    ):
+        store.upsert("aoi", _frame(["half-written"]))
+        ready.send(os.getpid())
+        ready.recv()  # never answered: the parent kills this process
 
 
 def _frame(names: list[str]) -> Any:
@@ -133,5 +137,5 @@ def test_a_killed_run_is_marked_interrupted_by_the_next(store_path: Path, tmp_pa
         runs = store.read("ingest_runs").set_index("command")
         assert store.count("aoi") == 0  # the killed run's writes were never committed
     killed = runs.loc["ingest boundaries aoi killed.geojson"]
-    assert killed["status"] == INTERRUPTED and f"process {pid}" in killed["message"] and not killed["finished"] is None
+    assert killed["status"] == INTERRUPTED and f"process {pid}" in killed["message"] and not pd.isna(killed["finished"])
     assert runs.loc["next", "status"] == "completed"
