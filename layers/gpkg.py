@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 BULK_ROWS = 500
 """A write of at least this many rows (written or deleted) keeps the spatial index in bulk."""
+WRITE_SLICE = 5_000
+"""Rows whose geometries are encoded at a time during one write."""
 
 
 class GeoPackageStore:
@@ -233,7 +235,21 @@ class GeoPackageStore:
 
     # -- writing --------------------------------------------------------------------------------
     def _rows(self, lyr: Layer, frame: pd.DataFrame) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
-        """Column names and the SQLite values of ``frame``'s rows, made as they are consumed (once)."""
+        """Column names and the SQLite values of ``frame``'s rows, made as they are consumed (once).
+
+        Geometries are encoded :data:`WRITE_SLICE` rows at a time, so that a big write never holds
+        the blobs of all its rows at once.
+        """
+        cols, first = self._slice_rows(lyr, frame.iloc[:WRITE_SLICE], 0)
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            yield from first
+            for start in range(WRITE_SLICE, len(frame), WRITE_SLICE):
+                yield from self._slice_rows(lyr, frame.iloc[start : start + WRITE_SLICE], start)[1]
+
+        return cols, rows()
+
+    def _slice_rows(self, lyr: Layer, frame: pd.DataFrame, offset: int) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
         names = [n for n in frame.columns if n in lyr.field_names]
         missing = [k for k in lyr.key if k not in names]
         if missing:
@@ -247,7 +263,7 @@ class GeoPackageStore:
                 raise LayerError(f"writing {lyr.name!r}: geometries have no CRS")
             if not geo.crs.equals(STORE_CRS):
                 geo = geo.to_crs(STORE_CRS)
-            columns.append(gpkg_blob.encode(_promote(np.asarray(geo.values, dtype=object), lyr), SRS_ID))
+            columns.append(gpkg_blob.encode(_promote(np.asarray(geo.values, dtype=object), lyr, offset), SRS_ID))
         for n in names:
             columns.append(to_sql_column(lyr.field(n).type, frame[n]))
         # rows made one at a time die young: a list of them all would keep the garbage collector busy
@@ -386,7 +402,7 @@ class GeoPackageStore:
         self.close()
 
 
-def _promote(geoms: np.ndarray, lyr: Layer) -> np.ndarray:
+def _promote(geoms: np.ndarray, lyr: Layer, offset: int = 0) -> np.ndarray:
     """Single parts to Multi for the Multi layers; anything of another family is an error."""
     family = {"MULTIPOLYGON": ("Polygon", "MultiPolygon"), "MULTILINESTRING": ("LineString", "MultiLineString"), "POINT": ("Point",)}
     allowed = family[str(lyr.geometry_type)]
@@ -396,5 +412,5 @@ def _promote(geoms: np.ndarray, lyr: Layer) -> np.ndarray:
     bad = present & ~np.isin(names[np.clip(types, 0, 7)], allowed)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise LayerError(f"writing {lyr.name!r}: record {i} is a {names[types[i]]}, the layer holds {lyr.geometry_type}")
+        raise LayerError(f"writing {lyr.name!r}: record {offset + i} is a {names[types[i]]}, the layer holds {lyr.geometry_type}")
     return promote_to_multi(geoms) if str(lyr.geometry_type).startswith("MULTI") else geoms
