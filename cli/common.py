@@ -42,12 +42,17 @@ def is_quiet(ctx: click.Context) -> bool:
 
 
 @contextmanager
-def opened_store(ctx: click.Context, store: str | None) -> Iterator[Store]:
-    """The store named by ``--store`` (or the settings'), closed when the command ends."""
+def opened_store(ctx: click.Context, store: str | None, *, readonly: bool = False, create: bool = True) -> Iterator[Store]:
+    """The store named by ``--store`` (or the settings'), closed when the command ends.
+
+    ``readonly``: read through read-only connections (no lock, no schema statement; a store that
+    needs a migration is an error naming ``ecowatch store migrate``). ``create``: a writer creates
+    a missing store.
+    """
     from layers.store import open_store
 
     try:
-        st = open_store(store or settings_of(ctx).store_url)
+        st = open_store(store or settings_of(ctx).store_url, create=create and not readonly, readonly=readonly)
     except EcowatchError as err:
         raise JobFailed(str(err)) from err
     with st:

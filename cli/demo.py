@@ -156,7 +156,7 @@ def run_demo(settings: Settings, store_url: str, *, seed: int | None = None, ser
     region = load_region(settings.region)
     d = region.demo
     seed = d.seed if seed is None else seed
-    work = Path(store_url).resolve().parent / "demo" / f"seed-{seed}"
+    work = Path(settings.data_dir).resolve() / "demo" / f"seed-{seed}"
     with open_store(store_url) as store:
         for b in region.boundaries:
             _step(ingest_boundaries(store, settings, b.kind, b.file, mapping=FieldMapping.from_file(b.mapping)))

@@ -210,7 +210,7 @@ def export(ctx: click.Context, layer: str, fmt: str, output: Path | None, bbox: 
         where = parse_where(layer, wheres, role)
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
-    with opened_store(ctx, store) as st:
+    with opened_store(ctx, store, readonly=True) as st:
         try:
             n = export_layer(st, layer, output, bbox=box, where=where, role=role)
         except EcowatchError as err:
@@ -225,7 +225,7 @@ def export(ctx: click.Context, layer: str, fmt: str, output: Path | None, bbox: 
 @click.pass_context
 def runs(ctx: click.Context, limit: int, store: str | None) -> None:
     """List the latest ingest and analysis runs."""
-    with opened_store(ctx, store) as st:
+    with opened_store(ctx, store, readonly=True) as st:
         frame = st.read("ingest_runs").sort_values("started").tail(limit)
     for r in frame.itertuples():
         click.echo(
@@ -246,6 +246,21 @@ def _duration(started: Any, finished: Any) -> str:
     if seconds < 3600:
         return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
     return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+@cli.group("store")
+def store_group() -> None:
+    """Look after the store itself."""
+
+
+@store_group.command("migrate")
+@store_option
+@click.pass_context
+def store_migrate(ctx: click.Context, store: str | None) -> None:
+    """Bring the store's schema up to date with this version of ecowatch (readers refuse an older one)."""
+    with opened_store(ctx, store, create=False) as st:
+        changes = st.migrated
+    click.echo(f"store {st.url}: " + ("; ".join(changes) + ": migrated" if changes else "up to date"))
 
 
 @cli.command()

@@ -99,7 +99,7 @@ def analyse(store: Store, settings: Settings, *, progress: Progress | None = Non
     ``progress`` is told of each of :data:`STAGES` as it ends (a bar in the CLI).
     """
     stages = Stages(progress, "analyse", STAGES)
-    with recorded_run(store, "analyse") as run:
+    with recorded_run(store, "analyse", data_dir=settings.data_dir) as run:
         clearings = store.read("clearings", columns=["clearing_id", "first_detected", "confidence", "area_ha", "synthetic"])
         seizures = store.read("seizures", columns=["seizure_id", "date", "commodity_group", "synthetic"])
         run.read = len(clearings) + len(seizures)

@@ -146,7 +146,7 @@ def detect(
     """
     if monitor.start <= baseline.end:
         raise IngestError(f"the monitoring period ({monitor.start}) must start after the baseline ends ({baseline.end})")
-    with recorded_run(store, f"detect --aoi {aoi}") as run:
+    with recorded_run(store, f"detect --aoi {aoi}", data_dir=settings.data_dir) as run:
         geom = aoi_geometry(store, aoi)
         base, mon = _scenes(store, aoi, baseline, monitor, settings.min_baseline_observations)
         scenes = base + mon
@@ -183,16 +183,20 @@ def detect(
         block_transform = ref.transform @ Affine.translation(*origin) @ Affine.scale(GAP_BLOCK_PX)
         mon_dates = [s.acquired for s in mon]
         found = objects_from_pixels(pixels, (box[3], box[2]), transform, ref.crs, mon_dates, settings.mmu_ha)
-        existing = store.read("clearings", where={"aoi": aoi}, columns=["clearing_id", "review_status", "first_detected", "last_observed"])
-        objects, n_dismissed = reconcile(found.to_crs(STORE_CRS), existing, aoi)
-        if settings.quicklooks:
-            objects["quicklooks"] = _quicklooks(objects, scenes, ref, store, aoi, settings)
+        found = found.to_crs(STORE_CRS)
+        # a first look at the known clearings gives the ids the quicklooks are written under
+        objects, n_dismissed = reconcile(found, _known(store, aoi), aoi)
+        quicklooks = dict(zip(objects["clearing_id"], _quicklooks(objects, scenes, ref, aoi, settings), strict=True)) if settings.quicklooks else None
         gaps = observation_gaps(blocks, block_transform, ref.crs, mon_dates, monitor.end, settings.observation_gap_min_days)
         gaps = _clip(gaps, aoi_local).to_crs(STORE_CRS).assign(aoi=aoi, run_id=run.run_id)
         synthetic = any(s.synthetic for s in scenes)
-        objects = objects.assign(aoi=aoi, synthetic=synthetic).drop(columns=["n_pixels"])
-        known = objects.pop("known").to_numpy(bool)
         with store.transaction():
+            # review states read again under the write lock: a review made while the windows ran is kept
+            objects, n_dismissed = reconcile(found, _known(store, aoi), aoi)
+            if quicklooks is not None:
+                objects["quicklooks"] = [quicklooks.get(cid, {}) for cid in objects["clearing_id"]]
+            objects = objects.assign(aoi=aoi, synthetic=synthetic).drop(columns=["n_pixels"])
+            known = objects.pop("known").to_numpy(bool)
             # run_id records the run that first found a clearing; later runs update it in place
             counts = store.upsert("clearings", objects[known])
             counts += store.upsert("clearings", objects[~known].assign(run_id=run.run_id))
@@ -237,7 +241,12 @@ def _clip(gaps: gpd.GeoDataFrame, aoi: object) -> gpd.GeoDataFrame:
     return gaps[~gaps.geometry.is_empty]
 
 
-def _quicklooks(objects: gpd.GeoDataFrame, scenes: list[LocalScene], ref: LocalScene, store: Store, aoi: str, settings: Settings) -> list[dict[str, str]]:
+def _known(store: Store, aoi: str) -> gpd.GeoDataFrame:
+    """The AOI's clearings as the store holds them now: ids, review states and dates."""
+    return store.read("clearings", where={"aoi": aoi}, columns=["clearing_id", "review_status", "first_detected", "last_observed"])
+
+
+def _quicklooks(objects: gpd.GeoDataFrame, scenes: list[LocalScene], ref: LocalScene, aoi: str, settings: Settings) -> list[dict[str, str]]:
     """Write every clearing's chips on local threads (reads and PNG writes release the GIL).
 
     Chips go to the threads in runs of neighbours (ordered by tile), each thread with the scenes
@@ -245,7 +254,7 @@ def _quicklooks(objects: gpd.GeoDataFrame, scenes: list[LocalScene], ref: LocalS
     """
     if objects.empty:
         return []
-    root = Path(store.url).resolve().parent
+    root = Path(settings.data_dir).resolve()
     folder = root / "quicklooks" / aoi
     local = objects.to_crs(ref.crs)
     chips = [

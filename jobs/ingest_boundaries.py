@@ -87,7 +87,7 @@ def ingest_boundaries(
     mapping = mapping or FieldMapping()
     limits = Limits.from_settings(settings)
     path = Path(path)
-    with recorded_run(store, f"ingest boundaries {kind} {path.name}") as run:
+    with recorded_run(store, f"ingest boundaries {kind} {path.name}", data_dir=settings.data_dir) as run:
         table = read_features(path, limits=limits, crs=crs, layer=layer_name, encoding=mapping.encoding)
         frame, name = table.frame, table.name
         run.read = table.read

@@ -131,7 +131,7 @@ def ingest_imagery(
     """
     source = make_provider(provider, settings, path=path)
     cache = ImageryCache.from_settings(settings)
-    with recorded_run(store, f"ingest imagery --provider {provider} --aoi {aoi}") as run:
+    with recorded_run(store, f"ingest imagery --provider {provider} --aoi {aoi}", data_dir=settings.data_dir) as run:
         geom = aoi_geometry(store, aoi)
         found = source.search(geom, date_from, date_to, max_cloud)
         for err in found.rejects:

@@ -102,7 +102,7 @@ def ingest_seizures(
     path = Path(path)
     mapping = mapping or FieldMapping()
     limits = Limits.from_settings(settings)
-    with recorded_run(store, f"ingest seizures {path.name}") as run:
+    with recorded_run(store, f"ingest seizures {path.name}", data_dir=settings.data_dir) as run:
         table = read_table(path, limits=limits, sheet=sheet, encoding=mapping.encoding)
         run.read = table.read
         stages.done("read")

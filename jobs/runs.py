@@ -1,7 +1,10 @@
 """Run bookkeeping: counts, the rejects file and the ``ingest_runs`` row of every job.
 
-A job runs inside :func:`recorded_run`; its writes go inside ``store.transaction()``. When the
-job raises, the transaction is rolled back and a ``failed`` row is still recorded.
+A job runs inside :func:`recorded_run`; its writes go inside ``store.transaction()``. Its row is
+written ``running`` (with the process id and host) before the job starts, and ends ``completed``
+or ``failed`` (with the error, e.g. a full disk). A run whose process is gone while its row still
+says ``running`` (killed, or its machine stopped) is marked ``interrupted`` by the next run on the
+same host. Rejects files go to ``<data_dir>/rejects/``.
 """
 
 from __future__ import annotations
@@ -9,7 +12,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import logging
+import os
 import secrets
+import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +24,8 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from ingest.errors import RecordError, TooManyRejectsError
+from config import EcowatchError
+from ingest.errors import IngestError, RecordError, TooManyRejectsError
 from ingest.text import FORMULA
 from layers.store import Store
 
@@ -84,11 +90,14 @@ class Run:
     def _write_rejects(self) -> str:
         if not self.rejects:
             return ""
-        self.rejects_dir.mkdir(parents=True, exist_ok=True)
-        with self.rejects_path.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=REJECT_COLUMNS)
-            writer.writeheader()
-            writer.writerows(sorted(self.rejects, key=_row_order))
+        try:
+            self.rejects_dir.mkdir(parents=True, exist_ok=True)
+            with self.rejects_path.open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=REJECT_COLUMNS)
+                writer.writeheader()
+                writer.writerows(sorted(self.rejects, key=_row_order))
+        except OSError as err:
+            raise IngestError(f"cannot write the rejects file {self.rejects_path}: {err}") from err
         return str(self.rejects_path)
 
     def summary(self) -> str:
@@ -97,18 +106,21 @@ class Run:
             text += f" (rejects: {self.rejects_path})"
         return text
 
-    def _record(self, status: str, message: str) -> None:
+    def _record(self, status: str, message: str, rejects_file: str = "") -> None:
         row = pd.DataFrame(
             [
                 {
                     "run_id": self.run_id, "command": self.command, "started": self.started,
-                    "finished": dt.datetime.now(dt.UTC), "status": status, "n_read": self.read,
-                    "n_written": self.written, "n_rejected": self.rejected, "n_repaired": self.repaired,
-                    "rejects_file": self._write_rejects(), "message": message,
+                    "finished": None if status == RUNNING else dt.datetime.now(dt.UTC), "status": status,
+                    "n_read": self.read, "n_written": self.written, "n_rejected": self.rejected, "n_repaired": self.repaired,
+                    "rejects_file": rejects_file, "message": message, "pid": os.getpid(), "host": socket.gethostname(),
                 }
             ]
         )
         self.store.upsert("ingest_runs", row)
+
+
+RUNNING, COMPLETED, FAILED, INTERRUPTED = "running", "completed", "failed", "interrupted"
 
 
 def _row_order(reject: Mapping[str, Any]) -> tuple[bool, int, str]:
@@ -117,21 +129,74 @@ def _row_order(reject: Mapping[str, Any]) -> tuple[bool, int, str]:
     return (not isinstance(row, int), row if isinstance(row, int) else 0, str(row))
 
 
-def rejects_dir_for(store: Store) -> Path:
-    """Rejects files live next to the store, in ``rejects/``."""
-    return Path(store.url).resolve().parent / "rejects"
+def rejects_dir_for(data_dir: Path) -> Path:
+    """Rejects files live in the data folder (the ``data_dir`` setting), in ``rejects/``."""
+    return Path(data_dir).resolve() / "rejects"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (a zombie, killed and not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def mark_interrupted(store: Store) -> int:
+    """Mark ``interrupted`` the runs of this host still ``running`` whose process is gone; returns how many."""
+    host = socket.gethostname()
+    running = store.read("ingest_runs", where={"status": RUNNING, "host": host}, columns=["run_id", "pid", "message"])
+    gone = running[[not pd.isna(pid) and not process_alive(int(pid)) for pid in running["pid"]]]
+    if gone.empty:
+        return 0
+    now = dt.datetime.now(dt.UTC)
+    marked = pd.DataFrame(
+        {
+            "run_id": gone["run_id"].tolist(),
+            "status": INTERRUPTED,
+            "finished": now,
+            "message": [f"interrupted: process {int(pid)} on {host} ended without finishing (killed, or its machine stopped); "
+                        "nothing it wrote was kept" for pid in gone["pid"]],
+        }
+    )
+    store.upsert("ingest_runs", marked)
+    for run_id in marked["run_id"]:
+        logger.warning("run %s was interrupted: its process is gone", run_id)
+    return len(marked)
 
 
 @contextmanager
-def recorded_run(store: Store, command: str) -> Iterator[Run]:
-    """Run a job and record it in ``ingest_runs``, completed or failed."""
-    run = Run(command=command, store=store, rejects_dir=rejects_dir_for(store))
+def recorded_run(store: Store, command: str, *, data_dir: Path) -> Iterator[Run]:
+    """Run a job and record it in ``ingest_runs``: ``running`` at once, then ``completed`` or ``failed``.
+
+    Runs of this host left ``running`` by a process that is gone are marked ``interrupted`` first.
+    When the job fails and even its ``failed`` row cannot be written (the disk is still full), the
+    job's own error is raised and the row stays ``running`` until the next run marks it.
+    """
+    mark_interrupted(store)
+    run = Run(command=command, store=store, rejects_dir=rejects_dir_for(data_dir))
+    run._record(RUNNING, "")
     logger.info("run %s: %s", run.run_id, command)
     try:
         yield run
     except BaseException as err:
         run.written = 0
-        run._record("failed", f"{type(err).__name__}: {err}")
+        try:
+            rejects = run._write_rejects()
+        except IngestError as also:
+            logger.error("run %s: %s", run.run_id, also)
+            rejects = ""
+        try:
+            run._record(FAILED, f"{type(err).__name__}: {err}", rejects)
+        except EcowatchError as also:
+            logger.error("run %s: could not record its failure: %s", run.run_id, also)
         raise
-    run._record("completed", run.message or run.summary())
+    run._record(COMPLETED, run.message or run.summary(), run._write_rejects())
     logger.info("run %s completed: %s", run.run_id, run.summary())

@@ -12,6 +12,18 @@ class SchemaError(StoreError):
     """The store's schema does not match the layer catalogue (an older or foreign file)."""
 
 
+class StoreFullError(StoreError):
+    """The disk (or the quota) holding the store is full; the write was undone."""
+
+
+class StoreBusyError(StoreError):
+    """Another process held the store's write lock for longer than the wait allowed."""
+
+
+class StoreReadOnlyError(StoreError):
+    """A write to a store opened read-only, or on a read-only file or file system."""
+
+
 class LayerError(EcowatchError, KeyError):
     """A layer or field name that the catalogue does not declare."""
 

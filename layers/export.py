@@ -71,7 +71,7 @@ def write_geojson(frame: pd.DataFrame, layer: Layer, path: Path, fields: list[st
     return n
 
 
-def parse_where(layer_name: str, pairs: tuple[str, ...] | list[str], role: str = "planner") -> dict[str, str]:
+def parse_where(layer_name: str, pairs: tuple[str, ...] | list[str], role: str) -> dict[str, str]:
     """``FIELD=VALUE`` filters on the fields ``role`` may see (a hidden field cannot be probed by filtering)."""
     layer = get_layer(layer_name)
     names = [f.name for f in visible_fields(layer, layer.field_names, check_role(role))]
@@ -91,7 +91,7 @@ def export_layer(
     *,
     bbox: tuple[float, float, float, float] | None = None,
     where: dict[str, str] | None = None,
-    role: str = "planner",
+    role: str,
 ) -> int:
     """Write a layer (or the part in ``bbox`` / matching ``where``) to ``output`` (stdout when ``None``),
     as ``role`` may see it (:func:`layers.redaction.redact`)."""

@@ -1,16 +1,21 @@
 """The GeoPackage store: one SQLite file (WAL), one table per catalogue layer, an R-tree per geometry.
 
-The file is a standard GeoPackage 1.3 that QGIS, GDAL (``ogrinfo``) and geopandas open. ecowatch
-writes it through ``sqlite3`` so that a whole run is one transaction and upserts are single
-statements; the R-tree triggers use ``ST_*`` functions registered on each connection, and batches
-of :data:`BULK_ROWS` rows or more keep the R-tree in bulk instead (:mod:`layers.gpkg_rtree`).
+The file is a standard GeoPackage 1.3 that QGIS, GDAL (``ogrinfo``) and geopandas open, and that
+GDAL's validator accepts. ecowatch writes it through ``sqlite3`` so that a whole run is one
+transaction and upserts are single statements; the R-tree triggers use ``ST_*`` functions
+registered on each writing connection, and batches of :data:`BULK_ROWS` rows or more keep the
+R-tree in bulk instead (:mod:`layers.gpkg_rtree`).
+
+A store opened ``readonly`` reads through read-only connections, one per thread
+(:mod:`layers.gpkg_connections`): it never writes, never waits for a writer, and refuses a file
+whose schema is older than the catalogue, naming the command that migrates it. A writer migrates
+the file when it opens it (:mod:`layers.gpkg_schema`).
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -22,121 +27,139 @@ import orjson
 import pandas as pd
 import shapely
 
-from layers import gpkg_blob, gpkg_rtree
-from layers.catalog import CATALOG, Layer, get_layer
+from layers import gpkg_blob, gpkg_rtree, gpkg_schema
+from layers.catalog import Layer, get_layer
 from layers.errors import LayerError, SchemaError, StoreError
 from layers.geometry import promote_to_multi
+from layers.gpkg_connections import Connections, sqlite_errors, store_error
+from layers.gpkg_schema import quote as _quote
+from layers.schema import MIGRATE_COMMAND, SRS_ID
 from layers.store import STORE_CRS, BBox, WriteCounts
-from layers.values import SQL_TYPES, from_sql, to_sql, to_sql_column
+from layers.values import from_sql, to_sql, to_sql_column
 
 logger = logging.getLogger(__name__)
 
-SRS_ID = 4326
 BULK_ROWS = 500
 """A write of at least this many rows (written or deleted) keeps the spatial index in bulk."""
-_APPLICATION_ID = 0x47504B47  # "GPKG"
-_USER_VERSION = 10300
-_WKT_4326 = (
-    'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
-    'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]'
-)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+WRITE_SLICE = 5_000
+"""Rows whose geometries are encoded at a time during one write."""
 
 
 class GeoPackageStore:
-    """A :class:`layers.store.Store` in a GeoPackage file."""
+    """A :class:`layers.store.Store` in a GeoPackage file.
 
-    def __init__(self, path: Path, *, create: bool = True) -> None:
+    Parameters
+    ----------
+    path
+        The ``.gpkg`` file.
+    create
+        Create the file when it does not exist (writers only).
+    readonly
+        Read only: no schema statement, no lock, no write; a file that needs a migration is a
+        :class:`~layers.errors.SchemaError` naming ``ecowatch store migrate``.
+    """
+
+    def __init__(self, path: Path, *, create: bool = True, readonly: bool = False) -> None:
         self.path = Path(path)
         self.url = str(self.path)
-        if not self.path.exists() and not create:
+        self.readonly = readonly
+        if not self.path.exists() and (readonly or not create):
             raise StoreError(f"{self.path}: no such store; run `ecowatch demo` or an ingest first")
+        if not readonly:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(f"{self.path}: cannot create the store's folder: {err}") from err
+        self._conns = Connections(self.path, readonly=readonly)
+        self.migrated: list[str] = []
+        """What opening the store changed in its schema (a writer's migration), one phrase each."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        except (OSError, sqlite3.Error) as err:
-            raise StoreError(f"{self.path}: cannot open the store: {err}") from err
-        self._lock = threading.RLock()
-        self._depth = 0
-        gpkg_rtree.register_functions(self._conn)
-        try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._ensure_schema()
-        except sqlite3.DatabaseError as err:
-            self._conn.close()
-            raise StoreError(f"{self.path}: not a GeoPackage store ecowatch can use: {err}") from err
+            self._check_schema()
+        except BaseException:
+            self._conns.close()
+            raise
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        return self._conns.get().conn
 
     # -- schema -------------------------------------------------------------------------------
-    def _ensure_schema(self) -> None:
-        with self.transaction():
-            c = self._conn
-            app_id = c.execute("PRAGMA application_id").fetchone()[0]
-            has_tables = c.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
-            if has_tables and app_id != _APPLICATION_ID:
-                raise SchemaError(f"{self.path}: an SQLite file that is not a GeoPackage")
-            c.execute(f"PRAGMA application_id={_APPLICATION_ID}")
-            c.execute(f"PRAGMA user_version={_USER_VERSION}")
-            for sql in _CORE_SQL:
-                c.execute(sql)
-            c.execute(
-                "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES ('Undefined cartesian SRS',-1,'NONE',-1,'undefined',NULL),"
-                "('Undefined geographic SRS',0,'NONE',0,'undefined',NULL),"
-                "('WGS 84 geodetic',4326,'EPSG',4326,?,'longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid')",
-                (_WKT_4326,),
-            )
-            for layer in CATALOG.values():
-                self._ensure_layer(layer)
-
-    def _ensure_layer(self, layer: Layer) -> None:
-        c = self._conn
-        t = _quote(layer.name)
-        existing = {row[1] for row in c.execute(f"PRAGMA table_info({t})")}
-        if not existing:
-            cols = ["fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"]
-            if layer.geometry_type:
-                cols.append(f"geom {layer.geometry_type}")
-            cols += [f"{_quote(f.name)} {SQL_TYPES[f.type]}" for f in layer.fields]
-            cols.append(f"UNIQUE ({', '.join(_quote(k) for k in layer.key)})")
-            c.execute(f"CREATE TABLE {t} ({', '.join(cols)})")
-            data_type = "features" if layer.geometry_type else "attributes"
-            c.execute(
-                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) VALUES (?,?,?,?,?)",
-                (layer.name, data_type, layer.title, layer.description, SRS_ID if layer.geometry_type else None),
-            )
-            if layer.geometry_type:
-                gtype = "MULTIPOLYGON" if layer.geometry_type == "MULTIPOLYGON" else layer.geometry_type
-                c.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)", (layer.name, gtype, SRS_ID))
-                gpkg_rtree.create(c, layer.name)
+    def _check_schema(self) -> None:
+        conn = self._conn
+        try:
+            if not gpkg_schema.is_geopackage(conn):
+                raise SchemaError(f"{self.path}: not a GeoPackage store ecowatch can use: an SQLite file that is not a GeoPackage")
+            changes = gpkg_schema.differences(conn)
+        except sqlite3.DatabaseError as err:
+            raise SchemaError(f"{self.path}: not a GeoPackage store ecowatch can use: {err}") from err
+        if not changes:
             return
-        for f in layer.fields:
-            if f.name not in existing:
-                logger.info("store %s: adding field %s.%s", self.path.name, layer.name, f.name)
-                c.execute(f"ALTER TABLE {t} ADD COLUMN {_quote(f.name)} {SQL_TYPES[f.type]}")
+        if self.readonly:
+            listed = "; ".join(changes[:3]) + (f"; and {len(changes) - 3} more" if len(changes) > 3 else "")
+            raise SchemaError(f"{self.path}: the store needs a migration ({listed}); run `{MIGRATE_COMMAND} --store {self.path}`")
+        with sqlite_errors(self.path, "migrating the store"):
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+        # another writer may have migrated it meanwhile: migrate() looks again under the lock
+        with self.transaction(), sqlite_errors(self.path, "migrating the store"):
+            self.migrated = gpkg_schema.migrate(conn)
 
     # -- transactions ---------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """All writes inside land together; an exception rolls every one of them back."""
-        with self._lock:
-            outer = self._depth == 0
-            savepoint = f"ecowatch_{self._depth}"
-            # an inner transaction is a savepoint: its failure undoes its own writes only
-            self._conn.execute("BEGIN IMMEDIATE" if outer else f"SAVEPOINT {savepoint}")
-            self._depth += 1
-            try:
-                yield
-            except BaseException:
-                self._depth -= 1
-                self._conn.execute("ROLLBACK" if outer else f"ROLLBACK TO {savepoint}")
-                if not outer:
-                    self._conn.execute(f"RELEASE {savepoint}")
-                raise
-            self._depth -= 1
-            self._conn.execute("COMMIT" if outer else f"RELEASE {savepoint}")
+        """All writes inside land together; an exception rolls every one of them back.
+
+        When SQLite has already rolled the transaction back itself (a full disk, an I/O error), it
+        is not rolled back again: the original error is what the caller sees.
+        """
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only; cannot write")
+        held = self._conns.get()
+        conn = held.conn
+        outer = held.depth == 0
+        savepoint = f"ecowatch_{held.depth}"
+        # an inner transaction is a savepoint: its failure undoes its own writes only
+        with sqlite_errors(self.path, "starting a transaction"):
+            conn.execute("BEGIN IMMEDIATE" if outer else f"SAVEPOINT {savepoint}")
+        held.depth += 1
+        try:
+            yield
+        except BaseException:
+            held.depth -= 1
+            self._undo(conn, outer, savepoint)
+            raise
+        held.depth -= 1
+        if not conn.in_transaction:
+            raise StoreError(f"{self.path}: SQLite rolled the transaction back after an error inside it; nothing was written")
+        if outer:
+            self._commit(conn)
+        else:
+            with sqlite_errors(self.path, "ending a savepoint"):
+                conn.execute(f"RELEASE {savepoint}")
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error as again:
+                    logger.warning("%s: rolling back after a failed commit: %s", self.path, again)
+            raise store_error(self.path, "committing", err) from err
+
+    def _undo(self, conn: sqlite3.Connection, outer: bool, savepoint: str) -> None:
+        """Roll back what is still open: SQLite may have ended the transaction itself."""
+        if not conn.in_transaction:
+            return
+        try:
+            if outer:
+                conn.execute("ROLLBACK")
+            else:
+                conn.execute(f"ROLLBACK TO {savepoint}")
+                conn.execute(f"RELEASE {savepoint}")
+        except sqlite3.Error as err:  # the error being raised says more than this one
+            logger.warning("%s: rolling back: %s", self.path, err)
 
     # -- reading --------------------------------------------------------------------------------
     def _where_sql(self, layer: Layer, where: Mapping[str, Any] | None, bbox: BBox | None) -> tuple[str, list[Any]]:
@@ -190,7 +213,7 @@ class GeoPackageStore:
         sql = f"SELECT {', '.join(select)} FROM {_quote(lyr.name)}{clause} ORDER BY fid"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        with self._lock:
+        with sqlite_errors(self.path, f"reading layer {lyr.name!r}"):
             rows = self._conn.execute(sql, params).fetchall()
         cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in select]
         data: dict[str, Any] = {}
@@ -207,12 +230,26 @@ class GeoPackageStore:
     def count(self, layer: str, *, bbox: BBox | None = None, where: Mapping[str, Any] | None = None) -> int:
         lyr = self._layer(layer)
         clause, params = self._where_sql(lyr, where, bbox)
-        with self._lock:
+        with sqlite_errors(self.path, f"counting layer {lyr.name!r}"):
             return int(self._conn.execute(f"SELECT count(*) FROM {_quote(lyr.name)}{clause}", params).fetchone()[0])
 
     # -- writing --------------------------------------------------------------------------------
     def _rows(self, lyr: Layer, frame: pd.DataFrame) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
-        """Column names and the SQLite values of ``frame``'s rows, made as they are consumed (once)."""
+        """Column names and the SQLite values of ``frame``'s rows, made as they are consumed (once).
+
+        Geometries are encoded :data:`WRITE_SLICE` rows at a time, so that a big write never holds
+        the blobs of all its rows at once.
+        """
+        cols, first = self._slice_rows(lyr, frame.iloc[:WRITE_SLICE], 0)
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            yield from first
+            for start in range(WRITE_SLICE, len(frame), WRITE_SLICE):
+                yield from self._slice_rows(lyr, frame.iloc[start : start + WRITE_SLICE], start)[1]
+
+        return cols, rows()
+
+    def _slice_rows(self, lyr: Layer, frame: pd.DataFrame, offset: int) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
         names = [n for n in frame.columns if n in lyr.field_names]
         missing = [k for k in lyr.key if k not in names]
         if missing:
@@ -226,7 +263,7 @@ class GeoPackageStore:
                 raise LayerError(f"writing {lyr.name!r}: geometries have no CRS")
             if not geo.crs.equals(STORE_CRS):
                 geo = geo.to_crs(STORE_CRS)
-            columns.append(gpkg_blob.encode(_promote(np.asarray(geo.values, dtype=object), lyr), SRS_ID))
+            columns.append(gpkg_blob.encode(_promote(np.asarray(geo.values, dtype=object), lyr, offset), SRS_ID))
         for n in names:
             columns.append(to_sql_column(lyr.field(n).type, frame[n]))
         # rows made one at a time die young: a list of them all would keep the garbage collector busy
@@ -247,7 +284,12 @@ class GeoPackageStore:
             sql += f" ON CONFLICT ({conflict}) DO UPDATE SET {sets} WHERE {differs}"
         else:
             sql += f" ON CONFLICT ({conflict}) DO NOTHING"
+        bulk = len(frame) >= BULK_ROWS
         with self.transaction():
+            if "geom" in cols and not bulk:
+                with self._writing(lyr, len(frame)):
+                    inserted, updated = self._upsert_by_row(lyr, cols, rows)
+                return WriteCounts(inserted, updated, len(frame) - inserted - updated)
             before = self.count(layer)
             with self._writing(lyr, len(frame)):
                 # the number of rows inserted or updated (triggers excluded)
@@ -255,6 +297,36 @@ class GeoPackageStore:
             inserted = self.count(layer) - before
         updated = changed - inserted
         return WriteCounts(inserted, updated, len(frame) - inserted - updated)
+
+    def _upsert_by_row(self, lyr: Layer, cols: list[str], rows: Iterator[tuple[Any, ...]]) -> tuple[int, int]:
+        """Upsert row by row as an UPDATE, then an INSERT when no row has the key; returns (inserted, updated).
+
+        The GeoPackage 1.3 R-tree triggers replace an entry with ``INSERT OR REPLACE``, and an
+        ``INSERT ... ON CONFLICT DO UPDATE`` imposes its own conflict policy on the statements of
+        the triggers it fires, so that a changed geometry would fail on its R-tree entry: while the
+        triggers are in place, a changed geometry is written by a plain UPDATE.
+        """
+        t = _quote(lyr.name)
+        key_at = [cols.index(k) for k in lyr.key]
+        rest_at = [i for i, c in enumerate(cols) if c not in lyr.key]
+        match = " AND ".join(f"{_quote(k)} IS ?" for k in lyr.key)
+        sets = ", ".join(f"{_quote(cols[i])} = ?" for i in rest_at)
+        differs = " OR ".join(f"{_quote(cols[i])} IS NOT ?" for i in rest_at)
+        update = f"UPDATE {t} SET {sets} WHERE {match} AND ({differs})" if rest_at else None
+        insert = (
+            f"INSERT INTO {t} ({', '.join(_quote(c) for c in cols)}) SELECT {', '.join('?' * len(cols))} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {match})"
+        )
+        inserted = updated = 0
+        conn = self._conn
+        for row in rows:
+            key = [row[i] for i in key_at]
+            rest = [row[i] for i in rest_at]
+            if update is not None and conn.execute(update, [*rest, *key, *rest]).rowcount:
+                updated += 1
+            elif conn.execute(insert, [*row, *key]).rowcount:
+                inserted += 1
+        return inserted, updated
 
     @contextmanager
     def _writing(self, lyr: Layer, n_rows: int) -> Iterator[None]:
@@ -269,7 +341,9 @@ class GeoPackageStore:
         try:
             with upkeep:
                 yield
-        except (sqlite3.Error, ValueError) as err:
+        except sqlite3.Error as err:
+            raise store_error(self.path, f"writing layer {lyr.name!r} failed", err) from err
+        except ValueError as err:
             raise StoreError(f"{self.path}: writing layer {lyr.name!r} failed: {err}") from err
 
     def replace(self, layer: str, frame: pd.DataFrame, *, where: Mapping[str, Any] | None = None) -> WriteCounts:
@@ -289,20 +363,20 @@ class GeoPackageStore:
     def delete(self, layer: str, *, where: Mapping[str, Any]) -> int:
         lyr = self._layer(layer)
         clause, params = self._where_sql(lyr, where, None)
-        with self.transaction():
-            return self._conn.execute(f"DELETE FROM {_quote(lyr.name)}{clause}", params).rowcount
+        with self.transaction(), sqlite_errors(self.path, f"deleting from layer {lyr.name!r}"):
+            return int(self._conn.execute(f"DELETE FROM {_quote(lyr.name)}{clause}", params).rowcount)
 
     # -- layer metadata ---------------------------------------------------------------------------
     def layer_info(self, layer: str) -> dict[str, Any]:
         self._layer(layer)
-        with self._lock:
+        with sqlite_errors(self.path, f"reading the metadata of layer {layer!r}"):
             row = self._conn.execute("SELECT info FROM ecowatch_layer_info WHERE layer = ?", (layer,)).fetchone()
         return dict(orjson.loads(row[0])) if row else {}
 
     def set_layer_info(self, layer: str, **info: Any) -> None:
         lyr = self._layer(layer)
         merged = {**self.layer_info(layer), **info}
-        with self.transaction():
+        with self.transaction(), sqlite_errors(self.path, f"writing the metadata of layer {layer!r}"):
             self._conn.execute(
                 "INSERT INTO ecowatch_layer_info (layer, info) VALUES (?, ?) ON CONFLICT(layer) DO UPDATE SET info = excluded.info",
                 (layer, orjson.dumps(merged, option=orjson.OPT_SORT_KEYS).decode()),
@@ -319,8 +393,7 @@ class GeoPackageStore:
             raise LayerError(str(err.args[0])) from err
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._conns.close()
 
     def __enter__(self) -> GeoPackageStore:
         return self
@@ -329,25 +402,7 @@ class GeoPackageStore:
         self.close()
 
 
-_CORE_SQL = (
-    "CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, "
-    "organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT)",
-    "CREATE TABLE IF NOT EXISTS gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, "
-    "identifier TEXT UNIQUE, description TEXT DEFAULT '', last_change DATETIME NOT NULL DEFAULT "
-    "(strftime('%Y-%m-%dT%H:%M:%fZ','now')), min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER, "
-    "CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id))",
-    "CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL, "
-    "geometry_type_name TEXT NOT NULL, srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL, "
-    "CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name), "
-    "CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name), "
-    "CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id))",
-    "CREATE TABLE IF NOT EXISTS gpkg_extensions (table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, "
-    "definition TEXT NOT NULL, scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))",
-    "CREATE TABLE IF NOT EXISTS ecowatch_layer_info (layer TEXT PRIMARY KEY, info TEXT NOT NULL)",
-)
-
-
-def _promote(geoms: np.ndarray, lyr: Layer) -> np.ndarray:
+def _promote(geoms: np.ndarray, lyr: Layer, offset: int = 0) -> np.ndarray:
     """Single parts to Multi for the Multi layers; anything of another family is an error."""
     family = {"MULTIPOLYGON": ("Polygon", "MultiPolygon"), "MULTILINESTRING": ("LineString", "MultiLineString"), "POINT": ("Point",)}
     allowed = family[str(lyr.geometry_type)]
@@ -357,5 +412,5 @@ def _promote(geoms: np.ndarray, lyr: Layer) -> np.ndarray:
     bad = present & ~np.isin(names[np.clip(types, 0, 7)], allowed)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise LayerError(f"writing {lyr.name!r}: record {i} is a {names[types[i]]}, the layer holds {lyr.geometry_type}")
+        raise LayerError(f"writing {lyr.name!r}: record {offset + i} is a {names[types[i]]}, the layer holds {lyr.geometry_type}")
     return promote_to_multi(geoms) if str(lyr.geometry_type).startswith("MULTI") else geoms

@@ -42,6 +42,9 @@ class Store(Protocol):
     """
 
     url: str
+    readonly: bool
+    migrated: list[str]
+    """What opening the store changed in its schema (a writer's migration), one phrase each."""
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
@@ -86,8 +89,12 @@ class Store(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
-def open_store(url: str | Path, *, create: bool = True) -> Store:
+def open_store(url: str | Path, *, create: bool = True, readonly: bool = False) -> Store:
     """Open the store at ``url``: a GeoPackage path (``.gpkg``) for now.
+
+    A writer (the default) creates the store when ``create`` and brings its schema up to date;
+    a ``readonly`` store never writes, never waits for a writer and serves many threads at once,
+    and a store whose schema is older than the catalogue is an error naming the migrating command.
 
     Raises
     ------
@@ -105,4 +112,4 @@ def open_store(url: str | Path, *, create: bool = True) -> Store:
     path = Path(text.removeprefix("file://"))
     if path.suffix.lower() != ".gpkg":
         raise StoreError(f"{path}: a GeoPackage store path must end in .gpkg")
-    return GeoPackageStore(path, create=create)
+    return GeoPackageStore(path, create=create, readonly=readonly)

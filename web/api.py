@@ -58,7 +58,7 @@ def layers() -> Response:
     store = get_store()
     items = [
         {
-            **layer_spec(layer, store.layer_info(layer.name)),
+            **layer_spec(layer, store.layer_info(layer.name), DEFAULT_ROLE),
             "count": store.count(layer.name, where=dict(layer.map_where) or None),
             "features_url": url_for(".features", name=layer.name),
         }

@@ -1,8 +1,8 @@
-"""What one app holds for its lifetime: the settings and one store, opened on first use.
+"""What one app holds for its lifetime: the settings and one read-only store, opened on first use.
 
-The GeoPackage store object is thread-safe (an internal lock), so one per app serves every
-request of the threaded server. It is opened with ``create=False``: the map never creates an
-empty store, and a missing one is reported as such.
+The store is opened ``readonly``: every request thread reads through its own SQLite connection
+(WAL lets them read while a job writes), the map never creates or migrates a store, and a missing
+or outdated one is reported as such (the error pages turn it into 503).
 """
 
 from __future__ import annotations
@@ -31,17 +31,17 @@ class AppState:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def store(self) -> Store:
-        """The app's store, opened on the first call.
+        """The app's store, opened read-only on the first call.
 
         Raises
         ------
         layers.errors.StoreError
-            When the store does not exist or cannot be opened (the error pages turn it into 503).
+            When the store does not exist, cannot be opened or needs a migration.
         """
         with self._lock:
             if self._store is None:
-                logger.info("opening store %s", self.store_url)
-                self._store = open_store(self.store_url, create=False)
+                logger.info("opening store %s (read-only)", self.store_url)
+                self._store = open_store(self.store_url, readonly=True)
             return self._store
 
     def close(self) -> None:

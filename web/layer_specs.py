@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from layers import LAYERS, Layer
-from web.visibility import DEFAULT_ROLE, Role, visible_fields
+from web.visibility import Role, visible_fields
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def field_label(name: str) -> str:
     return text[:1].upper() + text[1:] + unit
 
 
-def layer_spec(layer: Layer, info: dict[str, Any], role: Role = DEFAULT_ROLE) -> dict[str, Any]:
+def layer_spec(layer: Layer, info: dict[str, Any], role: Role) -> dict[str, Any]:
     """The JSON-ready description of ``layer`` that the page's script and ``/api/layers`` share.
 
     Parameters

@@ -16,6 +16,7 @@ from web.assets import assert_offline, localise_assets
 from web.layer_specs import layer_spec, map_layers
 from web.map_page import BBox, build_map
 from web.security import page_policy
+from web.visibility import DEFAULT_ROLE
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def index() -> Response:
     state = app_state()
     store = state.store()
     info = {layer.name: store.layer_info(layer.name) for layer in LAYERS}
-    specs = [layer_spec(layer, info[layer.name]) for layer in map_layers()]
+    specs = [layer_spec(layer, info[layer.name], DEFAULT_ROLE) for layer in map_layers()]
     fmap = build_map(
         state.settings,
         specs,

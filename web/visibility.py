@@ -20,11 +20,11 @@ logger = logging.getLogger(__name__)
 DEFAULT_ROLE: Role = "planner"
 
 
-def visible_fields(layer: Layer, names: Sequence[str], role: Role = DEFAULT_ROLE) -> tuple[Field, ...]:
+def visible_fields(layer: Layer, names: Sequence[str], role: Role) -> tuple[Field, ...]:
     """The fields among ``names`` that ``role`` may see (see :func:`layers.redaction.visible_fields`)."""
     return fields_for(layer, names, role)
 
 
-def redact(layer: Layer, frame: pd.DataFrame, role: Role = DEFAULT_ROLE) -> pd.DataFrame:
+def redact(layer: Layer, frame: pd.DataFrame, role: Role) -> pd.DataFrame:
     """``frame`` reduced to what ``role`` may see (see :func:`layers.redaction.redact`)."""
     return redact_for(layer, frame, role)

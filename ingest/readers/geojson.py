@@ -22,10 +22,11 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 from shapely.errors import GEOSException
 
-from ingest.errors import SourceError
-from ingest.limits import Limits, check_file_size, check_json_depth
-from ingest.readers.encoding import decode, has_escapes, refuse
+from ingest.errors import LimitError, SourceError, TextEncodingError
+from ingest.limits import Limits, check_file_size, json_deep_path, json_max_depth
+from ingest.readers.encoding import HINT, has_escapes, shown
 from ingest.readers.features import FeatureTable, RawReject
+from ingest.readers.json_stream import JsonStream, TooDeepError
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +144,9 @@ def _feature(i: int, feat: Any, name: str) -> tuple[dict[str, Any], Any] | RawRe
 def read_geojson(path: Path, *, limits: Limits, encoding: str | None = None, name: str | None = None) -> FeatureTable:
     """Read a GeoJSON file: features that parse, features that do not, the file's CRS.
 
+    The file is parsed a feature at a time (:class:`~ingest.readers.json_stream.JsonStream`), so
+    that memory holds the features' shapely geometries and properties, never the parsed document.
+
     Raises
     ------
     SourceError
@@ -152,64 +156,146 @@ def read_geojson(path: Path, *, limits: Limits, encoding: str | None = None, nam
     path = Path(path)
     name = name or path.name
     check_file_size(path, limits, name=name)
-    data = path.read_bytes()
-    if not data.strip():
-        raise SourceError(name, "is empty; expected a GeoJSON FeatureCollection")
-    check_json_depth(Path(name), data, limits)
-    text, bad_at = decode(data, encoding, name)
-    try:
-        doc = json.loads(text, object_pairs_hook=_pairs, parse_constant=_NonFinite)
-    except json.JSONDecodeError as err:
-        raise SourceError(name, f"cannot be read as GeoJSON: {err.msg} (line {err.lineno}, column {err.colno})") from err
-    except RecursionError as err:  # the depth check should have caught this; never a traceback
-        raise SourceError(name, "is nested too deeply to read") from err
-    if not isinstance(doc, dict):
-        raise SourceError(name, "cannot be read as GeoJSON: the top level is not an object")
-    kind = doc.get("type")
+    decoder = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_NonFinite)
+    with JsonStream(path, name, encoding, decoder) as stream:
+        collected = _Collected(name, limits)
+        members = _read_document(stream, collected)
+        if stream.bad_byte is not None:
+            _refuse_escapes(name, stream.bad_byte, collected.escaped)
+    kind = members.get("type")
     if kind == "FeatureCollection":
-        features = doc.get("features")
-        if not isinstance(features, list):
+        if collected.n is None:
             raise SourceError(name, "is a FeatureCollection without a 'features' array")
+    elif collected.n is not None:
+        raise SourceError(name, f"has a 'features' array but its type is {kind!r}; expected a FeatureCollection")
     elif kind == "Feature":
-        features = [doc]
+        collected.add(0, members, "")
     elif kind in ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection"):
-        features = [{"type": "Feature", "properties": {}, "geometry": doc}]
+        collected.add(0, _Object(type="Feature", properties={}, geometry=dict(members)), "")
     else:
         raise SourceError(name, f"cannot be read as GeoJSON: top-level type {kind!r}; expected a FeatureCollection")
-    conflicts = getattr(doc, "conflicts", None)
-    if conflicts:
-        key = conflicts[0][0]
-        raise SourceError(name, f"top-level key {key!r} given twice with different values; fix the file")
-    crs_declared = "crs" in doc and doc["crs"] is not None
-    crs = _crs_member(doc["crs"], name) if crs_declared else WGS84
-    records: list[dict[str, Any]] = []
-    geoms: list[Any] = []
-    index: list[int] = []
-    rejects: list[RawReject] = []
-    for i, feat in enumerate(features):
-        got = _feature(i, feat, name)
-        if isinstance(got, RawReject):
-            rejects.append(got)
-            continue
-        records.append(got[0])
-        geoms.append(got[1])
-        index.append(i)
-    if bad_at is not None:
-        _refuse_escapes(name, data, bad_at, features)
-    frame = pd.DataFrame(records, index=pd.Index(index, name="feature"), dtype=object)
+    crs_declared = "crs" in members and members["crs"] is not None
+    crs = _crs_member(members["crs"], name) if crs_declared else WGS84
+    frame = pd.DataFrame(collected.records, index=pd.Index(collected.index, name="feature"), dtype=object)
     if "geometry" in frame.columns:
         frame = frame.rename(columns={"geometry": "properties.geometry"})
-    gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=crs)
-    logger.debug("%s: %d feature(s) read, %d refused by the reader", name, len(gdf), len(rejects))
-    return FeatureTable(gdf, name, crs_declared, rejects)
+    gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(collected.geoms, index=frame.index), crs=crs)
+    logger.debug("%s: %d feature(s) read, %d refused by the reader", name, len(gdf), len(collected.rejects))
+    return FeatureTable(gdf, name, crs_declared, collected.rejects)
 
 
-def _refuse_escapes(name: str, data: bytes, offset: int, features: list[Any]) -> None:
-    for i, feat in enumerate(features):
-        props = feat.get("properties") if isinstance(feat, dict) else None
-        for key, value in (props or {}).items() if isinstance(props, dict) else ():
-            if has_escapes(str(key)):
-                raise refuse(name, f"feature {i}, field name", str(key), data, offset)
-            if isinstance(value, str) and has_escapes(value):
-                raise refuse(name, f"feature {i}, field '{key}'", value, data, offset)
-    raise refuse(name, "", None, data, offset)
+class _Collected:
+    """The features read so far: records, geometries and feature numbers, and the refused ones."""
+
+    def __init__(self, name: str, limits: Limits) -> None:
+        self.name = name
+        self.limits = limits
+        self.records: list[dict[str, Any]] = []
+        self.geoms: list[Any] = []
+        self.index: list[int] = []
+        self.rejects: list[RawReject] = []
+        self.escaped: list[tuple[str, str]] = []  # (where, value) of text holding bytes that were not UTF-8
+        self.n: int | None = None  # features in the 'features' array, once it was read
+
+    def add(self, i: int, feat: Any, text: str) -> None:
+        if text:
+            self.check_depth(i, text, base=2)
+        if isinstance(feat, dict) and isinstance(feat.get("properties"), dict):
+            for key, value in feat["properties"].items():
+                if has_escapes(str(key)):
+                    self.escaped.append((f"feature {i}, field name", str(key)))
+                if isinstance(value, str) and has_escapes(value):
+                    self.escaped.append((f"feature {i}, field '{key}'", value))
+        got = _feature(i, feat, self.name)
+        if isinstance(got, RawReject):
+            self.rejects.append(got)
+            return
+        self.records.append(got[0])
+        self.geoms.append(got[1])
+        self.index.append(i)
+
+    def check_depth(self, i: int | None, text: str, base: int) -> None:
+        """``LimitError`` naming the feature and field when ``text`` (a value at depth ``base``) nests too deeply."""
+        data = text.encode("utf-8", "surrogateescape")
+        depth = json_max_depth(data) + base
+        if depth <= self.limits.max_depth:
+            return
+        where, _ = json_deep_path(data, self.limits.max_depth - base)
+        place = "the top level"
+        if i is not None:
+            place = f"feature {i}"
+            if len(where) >= 2 and where[0] == "properties":
+                place += f", field '{where[1]}'"
+            elif where:
+                place += f", field '{where[0]}'"
+        raise LimitError(
+            self.name,
+            f"{place}: JSON nested {depth:,} levels deep, more than the limit of {self.limits.max_depth} "
+            "(setting ingest_max_json_depth); nothing was read from this file",
+        )
+
+
+def _read_document(stream: JsonStream, collected: _Collected) -> _Object:
+    """The top-level object's members but ``features``, whose items go to ``collected`` one by one."""
+    first = stream.peek()
+    if not first:
+        raise SourceError(stream.name, "is empty; expected a GeoJSON FeatureCollection")
+    if first != "{":
+        stream.value()  # a syntax error is reported as such
+        raise SourceError(stream.name, "cannot be read as GeoJSON: the top level is not an object")
+    stream.expect("{")
+    members = _Object()
+    members.conflicts = []
+    if stream.peek() == "}":
+        stream.pos += 1
+    else:
+        while True:
+            if stream.peek() != '"':
+                raise stream.error("expected a member name in double quotes")
+            key, _ = stream.value()
+            stream.expect(":")
+            if key == "features" and stream.peek() == "[":
+                _read_features(stream, collected)
+            else:
+                try:
+                    value, text = stream.value()
+                except TooDeepError as err:
+                    collected.check_depth(None, err.text, base=1)
+                    raise
+                collected.check_depth(None, text, base=1)
+                if key in members and members[key] != value:
+                    raise SourceError(stream.name, f"top-level key {key!r} given twice with different values; fix the file")
+                members[key] = value
+            if stream.expect(",}") == "}":
+                break
+    if stream.peek():
+        raise stream.error("extra data after the top-level object")
+    return members
+
+
+def _read_features(stream: JsonStream, collected: _Collected) -> None:
+    stream.expect("[")
+    i = 0
+    if stream.peek() == "]":
+        stream.pos += 1
+    else:
+        while True:
+            try:
+                feat, text = stream.value()
+            except TooDeepError as err:
+                collected.check_depth(i, err.text, base=2)
+                raise
+            collected.add(i, feat, text)
+            i += 1
+            if stream.expect(",]") == "]":
+                break
+    collected.n = i
+
+
+def _refuse_escapes(name: str, bad: tuple[int, int, int], escaped: list[tuple[str, str]]) -> None:
+    """Undeclared text that is not UTF-8: refused, naming the first feature and field that hold it."""
+    _, byte, line = bad
+    if escaped:
+        where, value = escaped[0]
+        raise TextEncodingError(name, f"{where} = {shown(value)[:60]!r}: not UTF-8 text (byte {byte:#04x}, line {line}) and no encoding is declared; {HINT}")
+    raise TextEncodingError(name, f"not UTF-8 text (byte {byte:#04x}, line {line}) and no encoding is declared; {HINT}")

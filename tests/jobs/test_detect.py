@@ -115,6 +115,34 @@ def test_a_re_run_keeps_ids_and_review_status_and_grows_the_clearing(store):
     assert "2 updated" in run.message
 
 
+def test_a_review_made_while_detect_runs_is_kept(store, monkeypatch):
+    """An analyst confirms a clearing after detect first read the review states (while its windows
+    ran) and before it writes: detect reads them again inside its write transaction."""
+    import jobs.detect
+
+    settings = settings_for(store)
+    with open_store(store) as st:
+        detect(st, settings, aoi=AOI, baseline=BASELINE, monitor=FIRST_RUN)
+    first = clearings(store)
+    reviewed = first["area_ha"].idxmax()
+    known = jobs.detect._known
+    looks: list[int] = []
+
+    def known_then_a_review(st, aoi):
+        frame = known(st, aoi)
+        looks.append(len(frame))
+        if len(looks) == 1:  # the analyst's review, from another connection, between the two looks
+            with open_store(store) as analyst:
+                analyst.upsert("clearings", first.reset_index()[["clearing_id"]].iloc[[list(first.index).index(reviewed)]].assign(review_status="confirmed"))
+        return frame
+
+    monkeypatch.setattr(jobs.detect, "_known", known_then_a_review)
+    with open_store(store) as st:
+        detect(st, settings, aoi=AOI, baseline=BASELINE, monitor=SECOND_RUN)
+    assert len(looks) == 2
+    assert clearings(store).loc[reviewed, "review_status"] == "confirmed"
+
+
 def pd_date(value: object) -> dt.date:
     import pandas as pd
 

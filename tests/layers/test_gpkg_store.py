@@ -119,3 +119,20 @@ def test_open_refuses_foreign_files(tmp_path):
         open_store(tmp_path / "x.sqlite")
     with pytest.raises(StoreError, match="no such store"):
         open_store(tmp_path / "missing.gpkg", create=False)
+
+
+def test_a_big_write_is_encoded_in_slices_with_the_same_result(store_path, monkeypatch):
+    from layers import gpkg
+
+    monkeypatch.setattr(gpkg, "WRITE_SLICE", 3)
+    boxes = [shapely.box(x, 0, x + 0.5, 0.5) for x in range(10)]
+    store = open_store(store_path)
+    assert store.upsert("aoi", _aoi([f"n{i}" for i in range(10)], boxes)).inserted == 10
+    got = store.read("aoi")
+    assert list(got["name"]) == [f"n{i}" for i in range(10)]
+    assert [g.bounds for g in got.geometry] == [b.bounds for b in boxes]
+    assert sorted(store.read("aoi", bbox=(6.6, 0.1, 8.2, 0.2))["name"]) == ["n7", "n8"]
+    mixed = _aoi([f"m{i}" for i in range(10)], boxes[:7] + [shapely.LineString([(0, 0), (1, 1)])] + boxes[8:])
+    with pytest.raises(LayerError, match="record 7 is a LineString"):
+        store.upsert("aoi", mixed)
+    assert store.count("aoi") == 10

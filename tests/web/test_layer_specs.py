@@ -44,12 +44,12 @@ def test_field_label(name: str, label: str) -> None:
 
 def test_spec_carries_the_declaration() -> None:
     lyr = get_layer("seizures")
-    spec = layer_spec(lyr, {"synthetic": True, "other": 1})
+    spec = layer_spec(lyr, {"synthetic": True, "other": 1}, "planner")
     assert spec["name"] == "seizures" and spec["title"] == lyr.title
     assert spec["geometry_type"] == "POINT" and spec["style"] == lyr.style and spec["style"] is not lyr.style
     assert [p["name"] for p in spec["popup"]] == list(lyr.popup)
-    assert spec["synthetic"] is True and layer_spec(lyr, {})["synthetic"] is False
-    assert spec["min_zoom"] == lyr.min_zoom == MIN_ZOOM_DETAIL and layer_spec(get_layer("countries"), {})["min_zoom"] is None
+    assert spec["synthetic"] is True and layer_spec(lyr, {}, "planner")["synthetic"] is False
+    assert spec["min_zoom"] == lyr.min_zoom == MIN_ZOOM_DETAIL and layer_spec(get_layer("countries"), {}, "planner")["min_zoom"] is None
 
 
 def test_spec_popup_follows_visibility() -> None:

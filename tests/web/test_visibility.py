@@ -36,4 +36,4 @@ def test_ngo_does_not() -> None:
 
 def test_unknown_field_is_a_catalogue_mistake() -> None:
     with pytest.raises(KeyError):
-        visible_fields(get_layer("seizures"), ("nope",))
+        visible_fields(get_layer("seizures"), ("nope",), "planner")
