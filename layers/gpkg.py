@@ -29,7 +29,7 @@ import shapely
 
 from layers import gpkg_blob, gpkg_rtree, gpkg_schema
 from layers.catalog import Layer, get_layer
-from layers.errors import LayerError, SchemaError, StoreError
+from layers.errors import LayerError, SchemaError, StoreError, StoreReadOnlyError
 from layers.geometry import promote_to_multi
 from layers.gpkg_connections import Connections, sqlite_errors, store_error
 from layers.gpkg_schema import quote as _quote
@@ -92,14 +92,15 @@ class GeoPackageStore:
             changes = gpkg_schema.differences(conn)
         except sqlite3.DatabaseError as err:
             raise SchemaError(f"{self.path}: not a GeoPackage store ecowatch can use: {err}") from err
+        if not self.readonly:
+            with sqlite_errors(self.path, "opening the store"):
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")  # readers then read while a writer writes
         if not changes:
             return
         if self.readonly:
             listed = "; ".join(changes[:3]) + (f"; and {len(changes) - 3} more" if len(changes) > 3 else "")
             raise SchemaError(f"{self.path}: the store needs a migration ({listed}); run `{MIGRATE_COMMAND} --store {self.path}`")
-        with sqlite_errors(self.path, "migrating the store"):
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode=WAL")
         # another writer may have migrated it meanwhile: migrate() looks again under the lock
         with self.transaction(), sqlite_errors(self.path, "migrating the store"):
             self.migrated = gpkg_schema.migrate(conn)
@@ -113,7 +114,7 @@ class GeoPackageStore:
         is not rolled back again: the original error is what the caller sees.
         """
         if self.readonly:
-            raise StoreError(f"{self.path}: opened read-only; cannot write")
+            raise StoreReadOnlyError(f"{self.path}: opened read-only; cannot write")
         held = self._conns.get()
         conn = held.conn
         outer = held.depth == 0

@@ -31,8 +31,8 @@ def create_app(settings: Settings, store_url: str | None = None) -> Flask:
     settings
         Validated settings (:func:`config.load_settings`).
     store_url
-        The store to serve; defaults to ``settings.store_url``. It is opened on the first
-        request that needs it, read-only in intent (``create=False``).
+        The store to serve; defaults to ``settings.store_url``. It is opened read-only on the
+        first request that needs it (one SQLite connection per request thread).
 
     Returns
     -------

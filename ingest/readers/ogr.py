@@ -32,6 +32,8 @@ from ingest.readers.features import FeatureTable, RawReject
 
 logger = logging.getLogger(__name__)
 
+BATCH_FEATURES = 20_000
+"""Features read from GDAL at a time: their WKB is decoded and dropped before the next batch."""
 DRIVERS = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".kml": "KML", ".fgb": "FlatGeobuf"}
 _OGR_ERRORS = (
     pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError,
@@ -103,15 +105,23 @@ def _pick_layer(path: Path, name: str, layer: str | None) -> str | None:
     return names[0] if names else None
 
 
-def _read_raw(path: Path, name: str, layer: str | None, encoding: str | None) -> tuple[dict[str, Any], Any, Any, list[Any]]:
+def _read_raw(
+    path: Path, name: str, layer: str | None, encoding: str | None, skip: int = 0, count: int | None = None, seen: set[str] | None = None
+) -> tuple[dict[str, Any], Any, Any, list[Any]]:
+    """Features ``skip`` to ``skip + count`` of a layer (all when ``count`` is None); GDAL's warnings logged once (``seen``)."""
+    seen = set() if seen is None else seen
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            meta, fids, geoms, fields = pyogrio.raw.read(path, layer=layer, encoding=encoding, return_fids=True)
+            meta, fids, geoms, fields = pyogrio.raw.read(
+                path, layer=layer, encoding=encoding, return_fids=True, skip_features=skip, max_features=count
+            )
         except _OGR_ERRORS as err:
             raise SourceError(name, f"cannot be read: {err}") from err
     for w in caught:
-        logger.warning("%s: %s", name, w.message)
+        if str(w.message) not in seen:
+            seen.add(str(w.message))
+            logger.warning("%s: %s", name, w.message)
     return meta, fids, geoms, fields
 
 
@@ -129,6 +139,26 @@ def _locate_bad_text(path: Path, name: str, layer: str | None) -> SourceError:
                         name, f"feature {fid}, field '{col}' = {value[:60]!r}: not UTF-8 text (byte {raw[err.start]:#04x}) and no encoding is declared (no .cpg file); {HINT}"
                     )
     return SourceError(name, f"is not UTF-8 text and no encoding is declared; {HINT}")
+
+
+def _decoded(meta: dict[str, Any], fids: Any, wkb: Any, fields: list[Any]) -> tuple[pd.DataFrame, Any, list[RawReject]]:
+    """A batch of raw features as a frame and its geometries, without the features whose geometry cannot be read (rejected)."""
+    geoms = shapely.from_wkb(wkb, on_invalid="ignore") if wkb is not None else np.full(len(fids), None, dtype=object)
+    columns = [str(c) for c in meta["fields"]]
+    index = pd.Index(fids, name="feature")
+    frame = pd.DataFrame({c: pd.Series(v, index=index).astype(object) for c, v in zip(columns, fields, strict=True)}, index=index)
+    rejects: list[RawReject] = []
+    broken = [i for i in range(len(fids)) if geoms[i] is None and wkb is not None and wkb[i] is not None]
+    for i in broken:
+        try:
+            shapely.from_wkb(wkb[i])
+            reason = "geometry cannot be read"
+        except GEOSException as err:
+            reason = f"geometry cannot be read: {err}"
+        rejects.append(RawReject(int(fids[i]), "geometry", None, reason, frame.iloc[i].to_dict()))
+    keep = np.ones(len(fids), dtype=bool)
+    keep[broken] = False
+    return frame[keep], geoms[keep], rejects
 
 
 def read_ogr(path: Path, *, limits: Limits, crs: str | None = None, layer: str | None = None, encoding: str | None = None, name: str | None = None) -> FeatureTable:
@@ -152,26 +182,28 @@ def read_ogr(path: Path, *, limits: Limits, crs: str | None = None, layer: str |
     else:
         check_file_size(path, limits, name=name)
     chosen = _pick_layer(path, name, layer)
-    try:
-        meta, fids, wkb, fields = _read_raw(path, name, chosen, "utf-8" if read_encoding == "UTF-8-STRICT" else read_encoding)
-    except UnicodeDecodeError:
-        raise _locate_bad_text(path, name, chosen) from None
-    geoms = shapely.from_wkb(wkb, on_invalid="ignore") if wkb is not None else np.full(len(fids), None, dtype=object)
-    columns = [str(c) for c in meta["fields"]]
-    index = pd.Index(fids, name="feature")
-    frame = pd.DataFrame({c: pd.Series(v, index=index).astype(object) for c, v in zip(columns, fields, strict=True)}, index=index)
+    encoding_read = "utf-8" if read_encoding == "UTF-8-STRICT" else read_encoding
+    # KML is read in one go: GDAL's KML driver can only skip features by reading them
+    batch = None if suffix == ".kml" else BATCH_FEATURES
+    frames: list[pd.DataFrame] = []
+    geom_parts: list[Any] = []
     rejects: list[RawReject] = []
-    broken = [i for i in range(len(fids)) if geoms[i] is None and wkb is not None and wkb[i] is not None]
-    for i in broken:
+    seen: set[str] = set()
+    meta: dict[str, Any] = {}
+    while True:
         try:
-            shapely.from_wkb(wkb[i])
-            reason = "geometry cannot be read"
-        except GEOSException as err:
-            reason = f"geometry cannot be read: {err}"
-        rejects.append(RawReject(int(fids[i]), "geometry", None, reason, frame.iloc[i].to_dict()))
-    keep = np.ones(len(fids), dtype=bool)
-    keep[broken] = False
+            meta, fids, wkb, fields = _read_raw(path, name, chosen, encoding_read, sum(len(f) for f in frames) + len(rejects), batch, seen)
+        except UnicodeDecodeError:
+            raise _locate_bad_text(path, name, chosen) from None
+        frame, geoms, broken = _decoded(meta, fids, wkb, fields)
+        rejects += broken
+        frames.append(frame)
+        geom_parts.append(geoms)
+        if batch is None or len(fids) < batch:
+            break
+    frame = pd.concat(frames) if len(frames) > 1 else frames[0]
+    geoms = np.concatenate(geom_parts) if len(geom_parts) > 1 else geom_parts[0]
     file_crs = meta.get("crs")
-    table = gpd.GeoDataFrame(frame[keep], geometry=gpd.GeoSeries(geoms[keep], index=frame.index[keep]), crs=file_crs)
+    table = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=file_crs)
     logger.debug("%s: %d feature(s) read with %s", name, len(table), meta.get("driver", DRIVERS.get(suffix)))
     return FeatureTable(table, name, crs_declared=file_crs is not None, rejects=rejects)

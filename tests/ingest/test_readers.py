@@ -162,3 +162,25 @@ def _pa_mapping(folder: Path) -> Path:
     path = folder / "pa.toml"
     path.write_text('[fields]\nsource_id = "name"\nname = "name"\n')
     return path
+
+
+@pytest.mark.parametrize("suffix, driver", [(".shp", "ESRI Shapefile"), (".gpkg", "GPKG"), (".fgb", "FlatGeobuf")])
+def test_ogr_files_read_in_batches_give_what_one_read_gives(tmp_path, monkeypatch, suffix, driver):
+    from ingest.readers import ogr
+
+    n = 11
+    frame = gpd.GeoDataFrame(
+        {"name": [f"f{i}" for i in range(n)], "size": list(range(n))},
+        geometry=[shapely.box(100 + i, 10, 100.5 + i, 10.5) for i in range(n)], crs="EPSG:4326",
+    )
+    path = tmp_path / f"many{suffix}"
+    frame.to_file(path, driver=driver)
+    limits = Limits()
+    whole = read_features(path, limits=limits)
+    for batch in (2, 11, 5):  # uneven, exactly the count, and a batch that ends one short
+        monkeypatch.setattr(ogr, "BATCH_FEATURES", batch)
+        parts = read_features(path, limits=limits)
+        assert list(parts.frame.index) == list(whole.frame.index)
+        assert list(parts.frame["name"]) == list(whole.frame["name"]) and sorted(whole.frame["name"]) == sorted(frame["name"])
+        assert parts.frame.geometry.geom_equals(whole.frame.geometry).all()
+        assert parts.read == n and not parts.rejects
