@@ -61,7 +61,7 @@ def layers() -> Response:
     access = request_access()
     items = [
         {
-            **layer_spec(layer, store.layer_info(layer.name), access.role),
+            **layer_spec(layer, store.layer_info(source_layer(layer, access).name), access.role),
             "count": count_redacted(store, layer, access, where=dict(layer.map_where) or None),
             "features_url": url_for(".features", name=layer.name),
         }

@@ -11,7 +11,7 @@ import math
 from flask import Blueprint, Response, url_for
 
 from layers import CATALOG, LAYERS, Store, get_layer
-from layers.redaction import Access, read_redacted
+from layers.redaction import Access, read_redacted, source_layer
 from web.app_state import app_state
 from web.assets import assert_offline, localise_assets
 from web.layer_specs import layer_spec, map_layers
@@ -51,15 +51,17 @@ def index() -> Response:
     """The map page."""
     state = app_state()
     store = state.store()
-    info = {layer.name: store.layer_info(layer.name) for layer in LAYERS}
     access = state.access()
+    # each layer's metadata as this role reads it (hotspots: the generalised table's); none of a refused layer
+    readable = [layer for layer in LAYERS if not (access.generalised and layer.refused_generalised)]
+    info = {layer.name: store.layer_info(source_layer(layer, access).name) for layer in readable}
     specs = [layer_spec(layer, info[layer.name], access.role) for layer in map_layers()]
     fmap = build_map(
         state.settings,
         specs,
         initial_bounds(store, access),
         lambda n: url_for("api.features", name=n),
-        synthetic=[layer.title for layer in LAYERS if info[layer.name].get("synthetic")],
+        synthetic=[layer.title for layer in readable if info[layer.name].get("synthetic")],
         icon_url=url_for("static", filename="favicon.svg"),
     )
     figure = fmap.get_root()
