@@ -51,9 +51,9 @@ from ingest.seizures.fields import GROUPS, UNITS
 from ingest.seizures.locations import Gazetteer
 from ingest.seizures.records import SCHEMA, STORED, validate
 from ingest.seizures.species import species_list
-from layers.opaque_ids import load_id_key
 from jobs.progress import Progress, Stages
 from jobs.runs import Run, recorded_run
+from layers.opaque_ids import load_id_key
 from layers.store import STORE_CRS, Store
 
 logger = logging.getLogger(__name__)

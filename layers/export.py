@@ -14,9 +14,17 @@ from pathlib import Path
 
 from layers.catalog import get_layer
 from layers.errors import LayerError
-from layers.geojson import write_collection
 from layers.files import atomic_path
-from layers.redaction import Access, Role, as_access, check_role, read_redacted, source_layer, visible_fields
+from layers.geojson import write_collection
+from layers.redaction import (
+    Access,
+    Role,
+    as_access,
+    check_role,
+    read_redacted,
+    source_layer,
+    visible_fields,
+)
 from layers.store import Store
 
 logger = logging.getLogger(__name__)

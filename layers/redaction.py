@@ -79,7 +79,7 @@ def as_access(who: Access | str) -> Access:
     return access
 
 
-def visible_fields(layer: Layer, names: Sequence[str], role: Role | str) -> tuple[Field, ...]:
+def visible_fields(layer: Layer, names: Sequence[str], role: Access | Role | str) -> tuple[Field, ...]:
     """The fields among ``names`` (declared by ``layer``) that ``role`` may see, in that order."""
     role = check_role(role.role if isinstance(role, Access) else role)
     fields = tuple(layer.field(n) for n in names)

@@ -14,9 +14,9 @@ from shapely.geometry import Point, box
 
 from config import Settings, load_settings
 from layers import open_store
+from layers.redaction import Access
 from web import create_app
 from web.layer_specs import map_layers
-from layers.redaction import Access
 from web.map import initial_bounds
 
 SRC_HREF = re.compile(r"""\b(?:src|href)\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
