@@ -88,7 +88,7 @@ def opaque_ids(key: bytes, layer: str, values: list[object]) -> list[str | None]
         if v is None or (isinstance(v, float) and v != v):
             out.append(None)
             continue
-        out.append(hmac.new(k, str(v).encode("utf-8"), hashlib.sha256).hexdigest()[:OPAQUE_HEX])
+        out.append(hmac.digest(k, str(v).encode("utf-8"), "sha256").hex()[:OPAQUE_HEX])
     return out
 
 

@@ -44,6 +44,7 @@ ROLES: tuple[str, ...] = get_args(Role)
 EXACT_ROLES: frozenset[str] = frozenset({"planner", "analyst", "admin"})
 SEES_SENSITIVE = EXACT_ROLES
 MIN_CELL_COUNT = 3
+_MAX_IN = 20_000  # keys asked of the store in one IN list (SQLite allows 32 766 parameters)
 
 
 def check_role(role: str) -> Role:
@@ -111,6 +112,16 @@ def cell_centres(x: np.ndarray, y: np.ndarray, cell_deg: float) -> tuple[np.ndar
     return cx, cy
 
 
+def _published_cells(frame: gpd.GeoDataFrame, cell_deg: float, min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(kept, centre x, centre y) of each row: kept when its cell holds at least ``min_count`` rows."""
+    geo = frame.geometry.to_crs(STORE_CRS)
+    x, y = geo.x.to_numpy(), geo.y.to_numpy()
+    ix, iy = np.floor(x / cell_deg).astype(np.int64), np.floor(y / cell_deg).astype(np.int64)
+    _, inverse, counts = np.unique(ix * 4_000_003 + iy, return_inverse=True, return_counts=True)
+    cx, cy = cell_centres(x, y, cell_deg)
+    return counts[inverse.ravel()] >= min_count, cx, cy
+
+
 def generalise_points(frame: gpd.GeoDataFrame, cell_deg: float, min_count: int = MIN_CELL_COUNT) -> gpd.GeoDataFrame:
     """Points snapped to the centres of ``cell_deg`` cells; cells with fewer than ``min_count`` rows dropped.
 
@@ -119,10 +130,7 @@ def generalise_points(frame: gpd.GeoDataFrame, cell_deg: float, min_count: int =
     """
     if frame.empty:
         return frame
-    geo = frame.geometry.to_crs(STORE_CRS)
-    cx, cy = cell_centres(geo.x.to_numpy(), geo.y.to_numpy(), cell_deg)
-    cell = pd.Series(list(zip(cx, cy, strict=True)), index=frame.index)
-    keep = cell.map(cell.value_counts()).to_numpy() >= min_count
+    keep, cx, cy = _published_cells(frame, cell_deg, min_count)
     out = frame.loc[keep].copy()
     return out.set_geometry(gpd.GeoSeries(shapely.points(cx[keep], cy[keep]), index=out.index, crs=STORE_CRS))
 
@@ -143,14 +151,15 @@ def _published_order(layer: Layer, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def redact(layer: Layer, frame: pd.DataFrame, who: Access | Role) -> pd.DataFrame:
+def redact(layer: Layer, frame: pd.DataFrame, who: Access | Role, *, judged: bool = False) -> pd.DataFrame:
     """``frame`` (rows of ``layer``, as stored) reduced to what ``who`` may see.
 
     For the exact roles the frame is returned as it is. For a generalised role: dropped fields
     go, opaque fields become keyed HMACs, ``cell`` fields describe the grid cell, points of a
     layer with ``generalise_deg`` are generalised (:func:`generalise_points`), and rows of a layer
     that holds generalised points or opaque ids come in published order, indexed by their
-    (opaque) key instead of the store's row id.
+    (opaque) key instead of the store's row id. ``judged`` says the rows were already chosen
+    among the published ones of the whole layer (cells are not judged again on them).
 
     Raises
     ------
@@ -170,17 +179,17 @@ def redact(layer: Layer, frame: pd.DataFrame, who: Access | Role) -> pd.DataFram
     out = frame.drop(columns=hidden)
     if hidden:
         logger.debug("layer %s: hiding %s from role %s", layer.name, ", ".join(hidden), access.role)
-    opaque = [c for c in declared if rules[c] == "opaque"]
-    if opaque:
-        out = out.copy()
-        for c in opaque:
-            out[c] = opaque_ids(access.id_key, layer.name, out[c].tolist())
     points = bool(layer.generalise_deg) and isinstance(out, gpd.GeoDataFrame)
     if points:
         assert layer.generalise_deg is not None
-        out = generalise_points(out, layer.generalise_deg, MIN_CELL_COUNT)
+        out = generalise_points(out, layer.generalise_deg, 1 if judged else MIN_CELL_COUNT)
         for c in (c for c in declared if rules[c] == "cell"):
             out[c] = f"grid {layer.generalise_deg:g} degrees"
+    opaque = [c for c in declared if rules[c] == "opaque"]
+    if opaque:
+        out = out.copy() if not points else out  # generalise_points returned a copy
+        for c in opaque:
+            out[c] = opaque_ids(access.id_key, layer.name, out[c].tolist())
     if points or opaque:
         out = _published_order(layer, out)
     return out
@@ -236,8 +245,27 @@ def read_redacted(
     if not needs_whole:
         frame = store.read(src.name, bbox=bbox, where=where, columns=wanted, limit=limit)
         return redact(src, frame, access)
-    read_cols = list(dict.fromkeys([*wanted, *(k for k in src.key if k in visible), *(where or {})]))
-    out = _filter_published(src, redact(src, store.read(src.name, columns=read_cols), access), where, bbox)
+    keys = [k for k in src.key if k in visible]
+    if src.generalise_deg and len(keys) == 1 and all(src.field(c).generalised_rule == "show" for c in (where or {})):
+        # two steps, so that a box request does not redact every row: which rows are published
+        # (judged on the whole layer, from the points alone) and meet the box and the filters,
+        # then those rows in full
+        probe = store.read(src.name, columns=list(dict.fromkeys([*keys, *(where or {})])))
+        if probe.empty:
+            return redact(src, store.read(src.name, columns=list(dict.fromkeys([*wanted, *keys]))), access)
+        kept, cx, cy = _published_cells(probe, src.generalise_deg, MIN_CELL_COUNT)
+        probe = probe.loc[kept].set_geometry(gpd.GeoSeries(shapely.points(cx[kept], cy[kept]), index=probe.index[kept], crs=STORE_CRS))
+        chosen = _filter_published(src, probe, where, bbox)[keys[0]].tolist()
+        read_cols = list(dict.fromkeys([*wanted, *keys]))
+        if len(chosen) <= _MAX_IN:
+            rows = store.read(src.name, columns=read_cols, where={keys[0]: chosen}) if chosen else store.read(src.name, columns=read_cols, limit=0)
+        else:
+            rows = store.read(src.name, columns=read_cols)
+            rows = rows[rows[keys[0]].isin(set(chosen))]
+        out = redact(src, rows, access, judged=True)
+    else:
+        read_cols = list(dict.fromkeys([*wanted, *keys, *(where or {})]))
+        out = _filter_published(src, redact(src, store.read(src.name, columns=read_cols), access), where, bbox)
     out = out[[c for c in out.columns if c in wanted or (isinstance(out, gpd.GeoDataFrame) and c == out.geometry.name)]]
     return out.iloc[:limit] if limit is not None else out
 
