@@ -212,20 +212,34 @@ def _to_utm(geom: shapely.Geometry) -> shapely.Geometry:
 
 def clearings_of(out: Outputs) -> pd.DataFrame:
     feats = out.layer("clearings")
-    geoms = np.asarray([_to_utm(shapely.geometry.shape(f["geometry"])) for f in feats], dtype=object)
+    lonlat = np.asarray([shapely.geometry.shape(f["geometry"]) for f in feats], dtype=object)
     frame = pd.DataFrame({
         "clearing_id": [f["properties"]["clearing_id"] for f in feats],
         "first": [pd.Timestamp(f["properties"]["first_detected"]) for f in feats],
     })
-    frame["geom_array"] = [geoms] * len(frame)
+    frame["lonlat_array"] = [lonlat] * len(frame)
+    frame["zones"] = [{}] * len(frame)
     return frame
+
+
+def _in_zone(x: float, y: float, clearings: pd.DataFrame) -> tuple[shapely.Geometry, np.ndarray]:
+    """The point and the clearings in the point's own UTM zone (the published rule measures there)."""
+    code = int(np.clip(np.floor((x + 180.0) / 6.0) + 1, 1, 60)) + (32600 if y >= 0 else 32700)
+    cache = clearings["zones"].iloc[0]  # one dict shared by the frame's rows: zone -> (transformer, clearings there)
+    if code not in cache:
+        tr = Transformer.from_crs("EPSG:4326", f"EPSG:{code}", always_xy=True)
+        lonlat = clearings["lonlat_array"].iloc[0]
+        cache[code] = (tr, np.asarray([shapely.transform(g, lambda xy, t=tr: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))) for g in lonlat], dtype=object))
+    tr, geoms = cache[code]
+    px, py = tr.transform(x, y)
+    return shapely.Point(px, py), geoms
 
 
 def _seizure_links(pub: pd.DataFrame, k: int, x: float, y: float, clearings: pd.DataFrame, settings: Settings) -> list[str]:
     """The clearings seizure ``k`` links to when it lies at ``(x, y)``, by the published matching rule."""
-    pt = _utm(np.array([x]), np.array([y]))[0]
+    pt, geoms = _in_zone(float(x), float(y), clearings)
     radius, lag_max = settings.match_radius_km, settings.match_max_lag_days
-    d = shapely.distance(pt, clearings["geom_array"].iloc[0]) / 1000.0
+    d = shapely.distance(pt, geoms) / 1000.0
     lag = (pub["date"].iloc[k] - clearings["first"]).dt.days.to_numpy()
     ok = (d <= radius) & (lag >= 0) & (lag <= lag_max)
     score = (1 - d / radius) * (1 - lag / max(lag_max, 1))

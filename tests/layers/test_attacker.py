@@ -133,3 +133,20 @@ def test_the_attacker_catches_counts_over_exact_points(tmp_path: Path, monkeypat
     assert differ  # the counts say more than the published seizures
     wins = attacks.judge(truth, KEY, estimates)
     assert wins, "counts over exact points should let the attacker beat the cell centre for some seizure"
+
+
+def test_the_demo_store_as_a_partner_ngo_reads_it(demo_store: Path, tmp_path: Path) -> None:
+    """The issue's reproduction, on the demo: no distance, no internal id, every count a count of the published seizures."""
+    from layers.opaque_ids import load_id_key
+
+    settings = load_settings({}, data_dir=demo_store.parent)
+    key = load_id_key(settings, create=False)
+    out = attacks.ngo_outputs(demo_store, settings, key, tmp_path)
+    pub = attacks.published_seizures(out)
+    assert 0 < len(pub) < 1180  # generalised, some cells suppressed
+    assert attacks.distance_constraints(out) == {} and attacks.multilaterate(out) == {}
+    for _, f in out.all_features():
+        assert not [k for k in f["properties"] if "distance" in k or k in ("case_reference", "agency", "notes", "place")]
+    lon, lat = pub["lon"].to_numpy(float), pub["lat"].to_numpy(float)
+    assert attacks.cell_counts(pub, lon, lat, settings) == attacks.published_cell_counts(out)
+    assert attacks.link_counts(pub, lon, lat, attacks.clearings_of(out), settings) == attacks.published_link_counts(out)
