@@ -77,3 +77,37 @@ def test_nested_transaction_failure_undoes_only_its_own_writes(tmp_path):
             store.upsert("seizures", seizures().iloc[1:2])
             raise RuntimeError("inner")
     assert store.read("seizures")["seizure_id"].tolist() == ["a"]
+
+
+def test_opaque_ids_are_keyed_stable_and_filters_apply_to_them(tmp_path):
+    from layers import open_store
+    from layers.export import export_layer
+    from layers.opaque_ids import content_id
+
+    store = open_store(tmp_path / "s.gpkg")
+    store.upsert("seizures", seizures())
+    layer = get_layer("seizures")
+    first = redact(layer, store.read("seizures"), NGO)["seizure_id"].tolist()
+    again = redact(layer, store.read("seizures"), Access("ngo", KEY))["seizure_id"].tolist()
+    other = redact(layer, store.read("seizures"), Access("ngo", b"another key " * 3))["seizure_id"].tolist()
+    assert first == again and not set(first) & set(other) and not {"a", "b", "c"} & set(first)
+    out = tmp_path / "x.geojson"
+    # a guessed internal id confirms nothing; the opaque id a partner holds finds its record
+    assert export_layer(store, "seizures", out, where={"seizure_id": "a"}, role=NGO) == 0
+    assert export_layer(store, "seizures", out, where={"seizure_id": opaque_ids(KEY, "seizures", ["a"])[0]}, role=NGO) == 1
+    # ids made from content are keyed: no plain hash of hidden fields to check a guess against
+    parts = ["2024-01-01", "timber", "", "", "", "", "107.4100000", "13.6100000", "", "", "", "", "", "X", "C1", "n"]
+    assert content_id(KEY, parts) == content_id(KEY, parts) != content_id(b"another key " * 3, parts)
+    assert content_id(KEY, parts).startswith("SZ-")
+
+
+def test_generalised_roles_read_links_as_counts_and_no_runs(tmp_path):
+    from layers import open_store
+    from layers.redaction import read_redacted, source_layer
+
+    store = open_store(tmp_path / "s.gpkg")
+    assert source_layer(get_layer("links"), NGO).name == "links_generalised"
+    assert source_layer(get_layer("links"), "planner").name == "links"
+    assert "seizure_id" not in read_redacted(store, get_layer("links"), NGO).columns
+    with pytest.raises(LayerError, match="cannot read layer 'ingest_runs'"):
+        read_redacted(store, get_layer("ingest_runs"), NGO)
