@@ -151,8 +151,15 @@ def run_demo(settings: Settings, store_url: str, *, seed: int | None = None, ser
     from jobs.ingest_imagery import ingest_imagery
     from jobs.ingest_seizures import ingest_seizures
     from layers.export import export_layer
+    from layers.opaque_ids import KEY_FILE, load_id_key
+    from layers.redaction import Access
     from synthetic.seizure_table import synthetic_seizures, write_seizures_csv
 
+    # the key of the opaque ids partners see (and of content ids), kept in the data folder (0600)
+    # unless the id_secret setting gives one; every later export and the map use the same
+    id_key = load_id_key(settings)
+    if not settings.id_secret.get_secret_value():
+        click.echo(f"demo: opaque ids keyed by {Path(settings.data_dir) / KEY_FILE} (keep it: a new key gives every record a new id)")
     region = load_region(settings.region)
     d = region.demo
     seed = d.seed if seed is None else seed
@@ -185,7 +192,7 @@ def run_demo(settings: Settings, store_url: str, *, seed: int | None = None, ser
         with bars("analyse", "stage") as progress:
             run = analyse(store, settings, progress=progress)
         _step(run)
-        n = export_layer(store, "clearings", out, role="ngo")
+        n = export_layer(store, "clearings", out, role=Access("ngo", id_key))
     click.echo(f"export clearings: {n} feature(s) written to {out}")
     click.echo(f"demo: store {store_url} built; clearings exported to {out}")
     if serve:

@@ -204,15 +204,20 @@ def export(ctx: click.Context, layer: str, fmt: str, output: Path | None, bbox: 
     """Export LAYER as RFC 7946 GeoJSON (lon/lat, right-hand rings)."""
     from layers.bbox import parse_bbox
     from layers.export import export_layer, parse_where
+    from layers.opaque_ids import load_id_key
+    from layers.redaction import Access, check_role
 
     try:
         box = parse_bbox(bbox) if bbox else None
         where = parse_where(layer, wheres, role)
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
+    access = Access(check_role(role))
     with opened_store(ctx, store, readonly=True) as st:
         try:
-            n = export_layer(st, layer, output, bbox=box, where=where, role=role)
+            if access.generalised:
+                access = Access(access.role, load_id_key(settings_of(ctx)))
+            n = export_layer(st, layer, output, bbox=box, where=where, role=access)
         except EcowatchError as err:
             raise JobFailed(str(err)) from err
     if output is not None:

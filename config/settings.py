@@ -37,6 +37,14 @@ class Settings(BaseModel):
     tile_url: str = Field("", description="Optional XYZ basemap tile URL template; empty draws no basemap.")
     tile_attribution: str = Field("", description="Attribution shown for tile_url.")
     secret_key: str = Field("", description="Flask secret key; empty generates a random one per process.")
+    trusted_hosts: tuple[str, ...] = Field(
+        (), description="Host names the web app answers besides localhost, 127.0.0.1 and [::1] (host or host:port); any other Host header gets 400."
+    )
+    id_secret: SecretStr = Field(
+        SecretStr(""),
+        description="Key of the opaque ids shown to roles that see generalised seizures (HMAC of the internal id) and of seizure ids made from "
+        "a record's content; empty uses <data_dir>/id_secret, created on first use. Keep it: a new key gives every record a new id.",
+    )
 
     invalid_scl_classes: tuple[int, ...] = Field(
         (0, 1, 2, 3, 8, 9, 10, 11), description="Sentinel-2 SCL classes that make an observation invalid."
@@ -138,6 +146,14 @@ class Settings(BaseModel):
         if bad:
             raise ValueError(f"SCL codes are 0..11, got {bad}")
         return tuple(sorted(set(value)))
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [h for h in value if not h or any(c in h for c in "/@ ?#")]
+        if bad:
+            raise ValueError(f"expected host names (host or host:port), got {bad}")
+        return tuple(h.lower() for h in value)
 
     @field_validator("region_bbox")
     @classmethod

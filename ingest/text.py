@@ -1,12 +1,18 @@
-"""Checks of every text value an ingest reads: length, spreadsheet formulas, control characters, markup.
+"""Checks of every text value an ingest reads: length, hidden characters, Unicode form, markup.
 
 - longer than ``ingest_max_field_chars``: rejected;
-- starting like a spreadsheet formula (``=HYPERLINK(…)``, ``+cmd|…``, ``@SUM(…)``): rejected, since
-  a spreadsheet that opens an export would run it;
-- control characters (NUL, other C0/C1 codes, bidirectional overrides): removed, and the record
-  counts as repaired, with a warning;
+- control characters and invisible format characters (NUL, other C0/C1 codes, bidirectional
+  overrides and isolates, zero-width spaces; :func:`layers.text_safety.normalise_text`):
+  removed, and the record counts as repaired, with a warning;
+- compatibility forms (full-width ``＝``, ligatures, ...): stored in Unicode NFKC, counted as
+  repaired too (a value only in another composition, such as decomposed Vietnamese, is simply
+  stored composed);
 - HTML markup (``<script>``, ``onerror=``, ``javascript:``): kept as the plain text it is (every
   page and export escapes it), with a warning.
+
+A value that starts like a spreadsheet formula (``=``, ``+``, ``-``, ``@``) is data and is
+stored as given after normalising: every spreadsheet-readable file ecowatch writes makes it
+inert (:func:`layers.text_safety.spreadsheet_cell`).
 
 Checks run once per distinct value, and only values that a single scan flags get a closer look.
 """
@@ -15,17 +21,17 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
+from layers.text_safety import normalise_text, remove_hidden
+
 logger = logging.getLogger(__name__)
 
-_SUSPECT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069<]|(?i:javascript:)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-FORMULA = re.compile(r"^\s*(=|[+\-@]\s*[A-Za-z_][\w.]*\s*[(!|])")
-_FORMULA_START = frozenset("=+-@")
+_SUSPECT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb<]|(?i:javascript:)")
 _MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!][^>]*>|<\s*(script|iframe|svg|img|object|embed|style)\b|\bon[a-z]+\s*=|javascript:", re.IGNORECASE)
 
 
@@ -43,15 +49,15 @@ def check_text(value: str, max_chars: int) -> TextCheck:
     """Check one text value (see the module docstring for the rules)."""
     if len(value) > max_chars:
         return TextCheck(None, reject=f"{len(value):,} characters, more than the limit of {max_chars:,} (setting ingest_max_field_chars)")
-    if value.lstrip()[:1] in _FORMULA_START and FORMULA.match(value):
-        return TextCheck(None, reject="starts like a spreadsheet formula, which a spreadsheet opening an export would run; give the plain value")
-    if not _SUSPECT.search(value):
+    if not _SUSPECT.search(value) and unicodedata.is_normalized("NFKC", value):
         return TextCheck(value)
-    repaired = None
-    if _CONTROL.search(value):
-        value = _CONTROL.sub("", value)
-        repaired = "control characters removed"
-    return TextCheck(value, repaired=repaired, markup=bool(_MARKUP.search(value)))
+    repaired = []
+    if remove_hidden(value) != value:
+        repaired.append("control characters removed")
+    kept = normalise_text(value)
+    if unicodedata.normalize("NFC", remove_hidden(value)) != kept:
+        repaired.append("compatibility characters normalised (NFKC)")
+    return TextCheck(kept, repaired="; ".join(repaired) or None, markup=bool(_MARKUP.search(kept)))
 
 
 def check_many(values: Iterable[str], max_chars: int) -> dict[str, TextCheck]:
@@ -66,7 +72,9 @@ def check_many(values: Iterable[str], max_chars: int) -> dict[str, TextCheck]:
     joined = "\n".join(uniq)
     starts = np.cumsum([0] + [len(v) + 1 for v in uniq[:-1]])
     flagged = {int(np.searchsorted(starts, m.start(), side="right")) - 1 for m in _SUSPECT.finditer(joined)}
-    flagged.update(i for i, v in enumerate(uniq) if len(v) > max_chars or v.lstrip()[:1] in _FORMULA_START)
+    if not unicodedata.is_normalized("NFKC", joined):
+        flagged.update(i for i, v in enumerate(uniq) if not unicodedata.is_normalized("NFKC", v))
+    flagged.update(i for i, v in enumerate(uniq) if len(v) > max_chars)
     return {uniq[i]: check_text(uniq[i], max_chars) for i in flagged}
 
 

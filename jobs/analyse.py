@@ -26,6 +26,8 @@ from geo.matching import match_seizures, nearest_features
 from geo.risk import risk_scores
 from jobs.progress import Progress, Stages
 from jobs.runs import Run, recorded_run
+from layers.catalog import get_layer
+from layers.redaction import generalise_points
 from layers.store import STORE_CRS, Store
 
 logger = logging.getLogger(__name__)
@@ -90,7 +92,39 @@ def _hotspots(
     return seg_out, cell_out
 
 
-STAGES = ("read", "flags and risk", "matching", "corridor ties", "hotspots", "written")
+STAGES = ("read", "flags and risk", "matching", "corridor ties", "hotspots", "generalised counts", "written")
+
+
+def published_seizures(seizures: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The seizures as roles that see generalised seizures see them: cell centres, suppressed cells left out.
+
+    Rows are in an order that follows only what is published (cell, date, commodity group) and
+    get positional ids, so nothing computed from them depends on an exact point or an internal id.
+    """
+    layer = get_layer("seizures")
+    assert layer.generalise_deg is not None
+    pub = generalise_points(seizures, layer.generalise_deg)
+    if pub.empty:
+        return pub.reset_index(drop=True)
+    order = np.lexsort((
+        pub["commodity_group"].astype(str).to_numpy(), pub["date"].astype(str).to_numpy(), pub.geometry.x.to_numpy(), pub.geometry.y.to_numpy(),
+    ))
+    pub = pub.iloc[order].reset_index(drop=True)
+    pub["seizure_id"] = [f"p{i}" for i in range(len(pub))]
+    return pub
+
+
+def link_counts(links: pd.DataFrame, seizures: pd.DataFrame, clearings: pd.DataFrame, synthetic: bool) -> pd.DataFrame:
+    """Per clearing: the seizures linked to it, in all and per commodity group (0 when none)."""
+    group = links["seizure_id"].map(dict(zip(seizures["seizure_id"], seizures["commodity_group"], strict=True)))
+    table = pd.crosstab(links["clearing_id"], group) if len(links) else pd.DataFrame()
+    ids = pd.Index(sorted(clearings["clearing_id"].astype(str)), name="clearing_id")
+    table = table.reindex(index=ids, columns=["timber", "wildlife"], fill_value=0).fillna(0).astype("int64")
+    total = links.groupby("clearing_id").size().reindex(ids, fill_value=0) if len(links) else pd.Series(0, index=ids)
+    return pd.DataFrame({
+        "clearing_id": ids.to_numpy(), "seizures": total.to_numpy(dtype="int64"),
+        "seizures_timber": table["timber"].to_numpy(), "seizures_wildlife": table["wildlife"].to_numpy(), "synthetic": synthetic,
+    })
 
 
 def analyse(store: Store, settings: Settings, *, progress: Progress | None = None) -> Run:
@@ -129,6 +163,18 @@ def analyse(store: Store, settings: Settings, *, progress: Progress | None = Non
         synthetic = bool(clearings["synthetic"].fillna(False).any() or seizures["synthetic"].fillna(False).any())
         hot_segments, hot_cells = _hotspots(settings, segments, clearings, flagged, seizures, synthetic)
         stages.done("hotspots")
+        # what roles that see generalised seizures read in place of links and hotspots: the same
+        # analyses over the seizures as they see them, so that their counts are counts of what
+        # they may see and say nothing finer than a cell (layers.catalog: generalised_from)
+        pub = published_seizures(seizures)
+        pub_synthetic = bool(clearings["synthetic"].fillna(False).any() or pub["synthetic"].fillna(False).any())
+        pub_links = match_seizures(
+            clearings, pub, radius_km=settings.match_radius_km, max_lag_days=settings.match_max_lag_days,
+            max_candidates=settings.match_max_candidates,
+        )
+        gen_links = link_counts(pub_links, pub, clearings, pub_synthetic)
+        gen_segments, gen_cells = _hotspots(settings, segments, clearings, flagged, pub, pub_synthetic)
+        stages.done("generalised counts")
         with store.transaction():
             counts = store.upsert("clearings", update)
             store.replace("links", links)
@@ -136,11 +182,17 @@ def analyse(store: Store, settings: Settings, *, progress: Progress | None = Non
             store.upsert("seizures", ties)
             store.replace("hotspot_segments", hot_segments)
             store.replace("hotspot_cells", hot_cells)
+            store.replace("links_generalised", gen_links)
+            store.replace("hotspot_segments_generalised", gen_segments)
+            store.replace("hotspot_cells_generalised", gen_cells)
             if synthetic:
                 for layer in ("hotspot_segments", "hotspot_cells", "links"):
                     store.set_layer_info(layer, synthetic=True)
+            if pub_synthetic:
+                for layer in ("hotspot_segments_generalised", "hotspot_cells_generalised", "links_generalised"):
+                    store.set_layer_info(layer, synthetic=True)
         stages.done("written")
-        run.written = counts.written + len(links) + len(hot_segments) + len(hot_cells)
+        run.written = counts.written + len(links) + len(hot_segments) + len(hot_cells) + len(gen_links) + len(gen_segments) + len(gen_cells)
         latest = hot_segments[hot_segments["latest"]] if len(hot_segments) else hot_segments
         n_hot = int(latest["hot_class"].str.startswith("hot").sum()) if len(latest) else 0
         run.message = (

@@ -21,7 +21,7 @@ file or ``--map FIELD=COLUMN`` renames a source's own columns to these).
                          (name, alias or ISO code) -> its point, with precision ``place`` or ``country``
 ``location_precision``   exact, place, district, province or country (default exact with coordinates)
 ``transport_mode``       road, river, sea, air or rail (truck, ship, flight... are read)
-``seizure_id``           natural key (e.g. the case number); else a hash of the record's content
+``seizure_id``           natural key (e.g. the case number); else an HMAC of the record's content keyed by the id secret
 ``commodity``, ``origin_country``, ``transit_country``, ``destination_country``, ``agency``,
 ``case_reference``, ``notes``: free text (agency, case reference, notes and place are sensitive)
 ``synthetic``            true for generated records
@@ -53,6 +53,7 @@ from ingest.seizures.records import SCHEMA, STORED, validate
 from ingest.seizures.species import species_list
 from jobs.progress import Progress, Stages
 from jobs.runs import Run, recorded_run
+from layers.opaque_ids import load_id_key
 from layers.store import STORE_CRS, Store
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def ingest_seizures(
             run.reject(_raw_error(table.name, raw, table.unit), raw.record)
         parsed = validate(
             table, mapping, species=species_list(settings.species_file), gazetteer=lambda: _gazetteer(store, settings),
-            max_chars=limits.max_field_chars, region_bbox=settings.region_bbox, today=today,
+            max_chars=limits.max_field_chars, region_bbox=settings.region_bbox, id_key=load_id_key(settings), today=today,
         )
         for i in sorted(parsed.errors):
             run.reject(parsed.errors[i], table.record(i))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import logging
 import os
 import secrets
@@ -21,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pandas as pd
 
 from config import EcowatchError
 from ingest.errors import IngestError, RecordError, TooManyRejectsError
-from ingest.text import FORMULA
+from layers.files import atomic_path
 from layers.store import Store
+from layers.text_safety import spreadsheet_cell
 
 logger = logging.getLogger(__name__)
 
@@ -35,16 +36,17 @@ REJECT_COLUMNS = ("source", "row", "field", "value", "reason", "record")
 MAX_VALUE_CHARS = 1_000
 
 
-def _cell(value: Any) -> str:
-    """A rejected value as the rejects file shows it: cut at 1 000 characters, and a value that a
-    spreadsheet would run as a formula prefixed with ``'`` (the ``record`` column keeps it as it was)."""
-    if value is None:
-        return ""
+def _cut(value: Any) -> Any:
+    """A rejected value as the rejects file shows it: cut at 1 000 characters (the ``record`` column keeps it whole)."""
+    if value is None or isinstance(value, int | float):
+        return value
     text = str(value)
-    if len(text) > MAX_VALUE_CHARS:
-        text = text[:MAX_VALUE_CHARS] + f"… ({len(text):,} characters)"
-    return "'" + text if FORMULA.match(text) else text
+    return text[:MAX_VALUE_CHARS] + f"… ({len(text):,} characters)" if len(text) > MAX_VALUE_CHARS else text
 
+
+def _record_json(record: Mapping[str, Any]) -> str:
+    """The whole record as JSON with every non-ASCII character escaped: exact, and inert in a spreadsheet."""
+    return json.dumps(dict(record), ensure_ascii=True, default=str)
 
 
 @dataclass
@@ -70,8 +72,8 @@ class Run:
         self.rejects.append(
             {
                 "source": err.source, "row": err.row, "field": err.field,
-                "value": _cell(err.value), "reason": err.reason,
-                "record": orjson.dumps(record or {}, default=str).decode(),
+                "value": _cut(err.value), "reason": err.reason,
+                "record": _record_json(record or {}),
             }
         )
 
@@ -90,12 +92,14 @@ class Run:
     def _write_rejects(self) -> str:
         if not self.rejects:
             return ""
+        # whole rejected rows, sensitive fields included: for the owner only (0600), and every cell
+        # spreadsheet-safe (layers.text_safety), since a rejects file is made to be opened in one
         try:
-            self.rejects_dir.mkdir(parents=True, exist_ok=True)
-            with self.rejects_path.open("w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, fieldnames=REJECT_COLUMNS)
-                writer.writeheader()
-                writer.writerows(sorted(self.rejects, key=_row_order))
+            with atomic_path(self.rejects_path, mode=0o600) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(REJECT_COLUMNS)
+                for reject in sorted(self.rejects, key=_row_order):
+                    writer.writerow([spreadsheet_cell(reject[c]) for c in REJECT_COLUMNS])
         except OSError as err:
             raise IngestError(f"cannot write the rejects file {self.rejects_path}: {err}") from err
         return str(self.rejects_path)

@@ -2,6 +2,18 @@
 
 The store builds its schema from these declarations; the map, the API and every export read
 their titles, styles, popup fields and field roles from here.
+
+The redaction policy is declared here too, per layer and per field, and applied by the one
+function :func:`layers.redaction.redact`. Roles that see exact locations (planner, analyst,
+admin) read everything. Roles that see *generalised* seizures (ngo) read:
+
+- a field by its :attr:`Field.generalised` rule: ``show``; ``drop`` (law-enforcement detail, and
+  every value that would locate a seizure more finely than its grid cell: distances, nearest
+  features with their distances); ``opaque`` (an identifier shown as a keyed HMAC, see
+  :mod:`layers.opaque_ids`); ``cell`` (a value that describes a location, replaced by the cell's);
+- a layer by :attr:`Layer.generalised_from` (its rows come from another table, which ``analyse``
+  computes over the seizures as these roles see them: cell centres, suppressed cells left out),
+  or not at all when :attr:`Layer.refused_generalised` says why.
 """
 
 from __future__ import annotations
@@ -10,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 FieldType = Literal["text", "integer", "real", "boolean", "date", "datetime", "json"]
+GeneralisedRule = Literal["show", "drop", "opaque", "cell"]
 GeometryType = Literal["MULTIPOLYGON", "MULTILINESTRING", "POINT"]
 
 
@@ -18,12 +31,21 @@ class Field:
     """One attribute of a layer.
 
     ``sensitive`` fields are law-enforcement detail that only planners, analysts and admins see.
+    ``generalised`` is what a role that sees generalised seizures gets of the field (``drop``
+    for a sensitive one, whatever is written), and ``why`` says why, for people.
     """
 
     name: str
     type: FieldType
     description: str
     sensitive: bool = False
+    generalised: GeneralisedRule = "show"
+    why: str = ""
+
+    @property
+    def generalised_rule(self) -> GeneralisedRule:
+        """The rule that applies for a role seeing generalised seizures (sensitive fields are dropped)."""
+        return "drop" if self.sensitive else self.generalised
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,12 @@ class Layer:
     # the map draws (and fetches) the layer only from this zoom level on: at region scale
     # thousands of small features hide the layers made to be read there (hotspots)
     min_zoom: int | None = None
+    # roles that see generalised seizures read this layer's rows from this table instead, which
+    # `analyse` computes over the seizures as they see them (a layer with other fields is fine:
+    # links become counts per clearing)
+    generalised_from: str | None = None
+    # when not empty: roles that see generalised seizures cannot read the layer, for this reason
+    refused_generalised: str = ""
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -64,6 +92,14 @@ class Layer:
 
 def _f(name: str, type_: FieldType, description: str, sensitive: bool = False) -> Field:
     return Field(name, type_, description, sensitive)
+
+
+_FINER_THAN_CELL = "locates the seizure more finely than its grid cell"
+
+
+def _g(name: str, type_: FieldType, description: str, rule: GeneralisedRule, why: str) -> Field:
+    """A field with a declared rule for roles that see generalised seizures."""
+    return Field(name, type_, description, generalised=rule, why=why)
 
 
 _SOURCE = _f("source", "text", "Where the record came from (file name or provider).")
@@ -212,8 +248,10 @@ LAYERS: tuple[Layer, ...] = (
     Layer(
         "seizures", "Seizures", "POINT",
         (
-            _f("seizure_id", "text", "Natural key: case reference, or a hash of the record."),
-            _f("date", "date", "Date of the seizure."),
+            _g("seizure_id", "text", "Natural key: the source's id (often a case number), or a keyed hash of the record.", "opaque",
+               "may be a case number: shown as a keyed HMAC, stable across exports"),
+            _g("date", "date", "Date of the seizure.", "show",
+               "every value these roles read is computed from the cell, so the date narrows no location"),
             _f("commodity_group", "text", "timber or wildlife."),
             _f("commodity", "text", "What was seized."),
             _f("species", "text", "Scientific name."),
@@ -227,12 +265,14 @@ LAYERS: tuple[Layer, ...] = (
             _f("agency", "text", "Seizing agency.", sensitive=True),
             _f("case_reference", "text", "Case reference.", sensitive=True),
             _f("notes", "text", "Free-text notes.", sensitive=True),
-            _f("location_precision", "text", "exact, place, district, province or country."),
+            _g("location_precision", "text", "exact, place, district, province or country.", "cell", "replaced by the grid cell's size"),
             _f("place", "text", "Place of the seizure as named in the source (a border crossing, port, town), when given.", sensitive=True),
-            _f("corridor_segment", "text", "Nearest corridor segment (within the corridor buffer)."),
-            _f("corridor_distance_km", "real", "Distance to that segment, km."),
-            _f("border_crossing", "text", "Nearest border crossing."),
-            _f("crossing_distance_km", "real", "Distance to that crossing, km."),
+            _g("corridor_segment", "text", "Nearest corridor segment (within the corridor buffer).", "drop",
+               "a nearest feature: with the cell it narrows the location (Voronoi region)"),
+            _g("corridor_distance_km", "real", "Distance to that segment, km.", "drop", _FINER_THAN_CELL),
+            _g("border_crossing", "text", "Nearest border crossing.", "drop",
+               "a nearest feature: with the cell it narrows the location (Voronoi region)"),
+            _g("crossing_distance_km", "real", "Distance to that crossing, km.", "drop", _FINER_THAN_CELL),
             _SOURCE,
             _SYNTHETIC,
         ),
@@ -258,7 +298,7 @@ LAYERS: tuple[Layer, ...] = (
         key=("segment_id", "period"),
         popup=("segment_id", "sub_corridor", "period", "hot_class", "trend", "incidents", "cleared_ha", "flagged_clearings", "seizures_timber", "seizures_wildlife", "gi_z"),
         style={"weight": 6, "opacity": 0.9, "color": "#9e9e9e", "by": "hot_class", "colors": HOT_COLOURS},
-        map_where={"latest": True},
+        map_where={"latest": True}, generalised_from="hotspot_segments_generalised",
     ),
     Layer(
         "hotspot_cells", "Hotspot grid (H3)", "MULTIPOLYGON",
@@ -266,7 +306,7 @@ LAYERS: tuple[Layer, ...] = (
         key=("cell", "period"),
         popup=("cell", "period", "hot_class", "trend", "incidents", "cleared_ha", "seizures_timber", "seizures_wildlife", "gi_z"),
         style={"weight": 0.5, "color": "#616161", "fillOpacity": 0.45, "fillColor": "#e0e0e0", "by": "hot_class", "colors": HOT_COLOURS},
-        map_where={"latest": True},
+        map_where={"latest": True}, generalised_from="hotspot_cells_generalised",
     ),
     Layer(
         "links", "Clearing-seizure links", None,
@@ -278,7 +318,35 @@ LAYERS: tuple[Layer, ...] = (
             _f("score", "real", "Match score 0-1, falling with distance and lag."),
             _f("reasons", "json", "Why the two are linked."),
         ),
-        key=("clearing_id", "seizure_id"), on_map=False,
+        key=("clearing_id", "seizure_id"), on_map=False, generalised_from="links_generalised",
+    ),
+    # what roles that see generalised seizures read instead of links and hotspots: `analyse`
+    # computes them over the seizures as those roles see them (cell centres, suppressed cells
+    # left out), so that no count names or counts a seizure they may not see, and none says
+    # more about a location than the cell
+    Layer(
+        "links_generalised", "Linked seizures per clearing", None,
+        (
+            _f("clearing_id", "text", "The clearing."),
+            _f("seizures", "integer", "Seizures linked to it (within the matching radius and lag of their cell centre)."),
+            _f("seizures_timber", "integer", "Timber seizures among them."),
+            _f("seizures_wildlife", "integer", "Wildlife seizures among them."),
+            _SYNTHETIC,
+        ),
+        key=("clearing_id",), on_map=False,
+        description="Clearing-seizure links as roles that see generalised seizures read them: counts per clearing over the published seizures.",
+    ),
+    Layer(
+        "hotspot_segments_generalised", "Corridor hotspots (generalised seizures)", "MULTILINESTRING",
+        (_f("segment_id", "text", "Corridor segment."), _f("sub_corridor", "text", "Branch of the corridor."), *HOT_FIELDS),
+        key=("segment_id", "period"), on_map=False,
+        description="Corridor hotspots over the published seizures (cell centres, suppressed cells left out).",
+    ),
+    Layer(
+        "hotspot_cells_generalised", "Hotspot grid (H3, generalised seizures)", "MULTIPOLYGON",
+        (_f("cell", "text", "H3 cell id."), *HOT_FIELDS),
+        key=("cell", "period"), on_map=False,
+        description="H3 hotspots over the published seizures (cell centres, suppressed cells left out).",
     ),
     Layer(
         "ingest_runs", "Ingest and analysis runs", None,
@@ -298,6 +366,7 @@ LAYERS: tuple[Layer, ...] = (
             _f("host", "text", "Host name of the machine the run ran on."),
         ),
         key=("run_id",), on_map=False,
+        refused_generalised="run messages and record counts cover every seizure read, suppressed ones too",
     ),
 )
 

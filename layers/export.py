@@ -1,80 +1,49 @@
-"""Exports of a layer: RFC 7946 GeoJSON (lon/lat, right-hand rings, no ``crs`` member)."""
+"""Exports of a layer as a role may see it: RFC 7946 GeoJSON through the one writer.
+
+Every export reads through :func:`layers.redaction.read_redacted` and writes through
+:mod:`layers.geojson`, like the API, so an export and the map say the same of a feature. A file
+is created with mode 0600 (:func:`layers.files.atomic_path`): an export of law-enforcement layers is
+for the one who made it until they choose to share it.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import math
+import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import orjson
-import pandas as pd
-import shapely
-
-from layers.catalog import Layer, get_layer
+from layers.catalog import get_layer
 from layers.errors import LayerError
 from layers.files import atomic_path
-from layers.redaction import check_role, read_redacted, visible_fields
+from layers.geojson import write_collection
+from layers.redaction import (
+    Access,
+    Role,
+    as_access,
+    check_role,
+    read_redacted,
+    source_layer,
+    visible_fields,
+)
 from layers.store import Store
+
+logger = logging.getLogger(__name__)
 
 FORMATS = ("geojson",)
 
 
-def _jsonable(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp | dt.datetime):
-        return value.date().isoformat() if value == pd.Timestamp(value).normalize() else pd.Timestamp(value).isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    return value
+def parse_where(layer_name: str, pairs: tuple[str, ...] | list[str], role: Role | str) -> dict[str, str]:
+    """``FIELD=VALUE`` filters on the fields ``role`` may see (a hidden field cannot be probed by filtering).
 
-
-def feature_properties(frame: pd.DataFrame, fields: list[str]) -> list[dict[str, Any]]:
-    """JSON-ready properties (ISO dates, no NaN) of each row, for ``fields``."""
-    columns = {f: frame[f].tolist() for f in fields}
-    return [{f: _jsonable(columns[f][i]) for f in fields} for i in range(len(frame))]
-
-
-def geojson_features(frame: pd.DataFrame, layer: Layer, fields: list[str]) -> Iterator[bytes]:
-    """Encoded GeoJSON Feature objects (RFC 7946: counter-clockwise exteriors) for a layer's rows."""
-    geoms: list[str | None]
-    if layer.geometry_type:
-        oriented = shapely.orient_polygons(np.asarray(frame.geometry.values, dtype=object))
-        geoms = list(shapely.to_geojson(oriented))
-    else:
-        geoms = [None] * len(frame)
-    for props, geom in zip(feature_properties(frame, fields), geoms, strict=True):
-        yield b'{"type":"Feature","properties":' + orjson.dumps(props) + b',"geometry":' + (geom.encode() if geom else b"null") + b"}"
-
-
-def write_geojson(frame: pd.DataFrame, layer: Layer, path: Path, fields: list[str] | None = None) -> int:
-    """Write ``frame`` (EPSG:4326) as an RFC 7946 FeatureCollection to ``path``, atomically.
-
-    Returns the number of features written.
+    For a role that reads another table in place of the layer (links as counts per clearing),
+    the fields are that table's.
     """
-    fields = list(fields if fields is not None else layer.field_names)
-    n = 0
-    with atomic_path(path) as tmp, tmp.open("wb") as fh:
-        fh.write(b'{"type":"FeatureCollection","features":[')
-        for i, feature in enumerate(geojson_features(frame, layer, fields)):
-            fh.write((b",\n" if i else b"\n") + feature)
-            n += 1
-        fh.write(b"\n]}\n")
-    return n
-
-
-def parse_where(layer_name: str, pairs: tuple[str, ...] | list[str], role: str) -> dict[str, str]:
-    """``FIELD=VALUE`` filters on the fields ``role`` may see (a hidden field cannot be probed by filtering)."""
-    layer = get_layer(layer_name)
-    names = [f.name for f in visible_fields(layer, layer.field_names, check_role(role))]
+    who = check_role(role)
+    try:
+        layer = source_layer(get_layer(layer_name), who)
+    except KeyError as err:
+        raise ValueError(str(err.args[0])) from None
+    names = [f.name for f in visible_fields(layer, layer.field_names, who)]
     where: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -91,25 +60,37 @@ def export_layer(
     *,
     bbox: tuple[float, float, float, float] | None = None,
     where: dict[str, str] | None = None,
-    role: str,
+    role: Access | Role | str,
 ) -> int:
     """Write a layer (or the part in ``bbox`` / matching ``where``) to ``output`` (stdout when ``None``),
-    as ``role`` may see it (:func:`layers.redaction.redact`)."""
+    as ``role`` may see it (:func:`layers.redaction.read_redacted`); returns the number of features.
+
+    ``role`` is an :class:`~layers.redaction.Access` (a role and its id key); a bare role name
+    is enough for the roles that see exact locations.
+
+    Raises
+    ------
+    LayerError
+        An unknown layer, a layer the role may not read, or a filter on a field it does not see.
+    OSError
+        When the output cannot be written (no partial file is left).
+    """
     try:
         layer = get_layer(layer_name)
     except KeyError as err:
         raise LayerError(str(err.args[0])) from None
-    who = check_role(role)
-    hidden = set(layer.field_names) - {f.name for f in visible_fields(layer, layer.field_names, who)}
+    access = as_access(role)
+    src = source_layer(layer, access)
+    hidden = set(src.field_names) - {f.name for f in visible_fields(src, src.field_names, access.role)}
     if hidden & set(where or {}):
-        raise LayerError(f"role {who!r} cannot filter on {sorted(hidden & set(where or {}))}")
-    frame = read_redacted(store, layer, who, bbox=bbox if layer.geometry_type else None, where=where)
+        raise LayerError(f"role {access.role!r} cannot filter on {sorted(hidden & set(where or {}))}")
+    frame = read_redacted(store, layer, access, bbox=bbox if src.geometry_type else None, where=where)
+    fields = [f for f in src.fields if f.name in frame.columns]
     if output is None:
-        out = sys.stdout.buffer
-        out.write(b'{"type":"FeatureCollection","features":[')
-        for i, feature in enumerate(geojson_features(frame, layer, [f for f in layer.field_names if f in frame.columns])):
-            out.write((b",\n" if i else b"\n") + feature)
-        out.write(b"\n]}\n")
-        out.flush()
-        return len(frame)
-    return write_geojson(frame, layer, output, [f for f in layer.field_names if f in frame.columns])
+        n = write_collection(sys.stdout.buffer, frame, fields)
+        sys.stdout.buffer.flush()
+    else:
+        with atomic_path(output, mode=0o600) as tmp, tmp.open("wb") as fh:
+            n = write_collection(fh, frame, fields)
+    logger.info("export %s as %s: %d feature(s)", layer.name, access.role, n)
+    return n

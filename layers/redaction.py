@@ -1,19 +1,29 @@
 """The one redaction function: what each role may see of a layer.
 
-The map, the API, tiles and every export call :func:`redact`, so they always agree. What is
-hidden is declared in the catalogue: ``Field.sensitive`` (law-enforcement detail: case
-reference, agency, notes) and ``Layer.generalise_deg`` (exact locations, e.g. of seizures).
+The map, the API, tiles and every export call :func:`read_redacted` (or :func:`redact` on rows
+they read themselves), so they always agree. What is hidden is declared in the catalogue
+(:mod:`layers.catalog`): per field, ``Field.sensitive`` and ``Field.generalised``; per layer,
+``Layer.generalise_deg``, ``Layer.generalised_from`` and ``Layer.refused_generalised``.
 
-- planner, analyst, admin: everything.
-- ngo: no sensitive field; a layer with ``generalise_deg`` has its points snapped to the centre
-  of a grid cell of that size (degrees), and cells holding fewer than ``min_cell_count`` records
-  are left out, so that no single event can be located.
+- planner, analyst, admin (the *exact* roles): everything.
+- ngo (a role that sees *generalised* seizures): no sensitive field and no value that locates a
+  seizure more finely than its grid cell; points of a layer with ``generalise_deg`` snapped to
+  the centre of their cell, cells holding fewer than :data:`MIN_CELL_COUNT` records left out;
+  identifiers replaced by keyed HMACs (:mod:`layers.opaque_ids`); rows in an order that says
+  nothing finer than the cell (the store's row ids follow a space-filling curve through the
+  exact points); links and hotspots read from the tables ``analyse`` computes over the seizures
+  as this role sees them, so that every count it reads is a count of what it may see.
+
+Filters and boxes asked by a generalised role apply to what it sees (the published cell centre
+and the opaque id), never to the stored values, so a filter cannot confirm a guessed case
+number or single out a point inside its cell.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import geopandas as gpd
@@ -21,16 +31,20 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.catalog import Field, Layer
+from layers.catalog import Field, Layer, get_layer
 from layers.errors import LayerError
-from layers.store import BBox, Store
+from layers.opaque_ids import opaque_ids
+from layers.store import STORE_CRS, BBox, Store
+from layers.values import to_sql
 
 logger = logging.getLogger(__name__)
 
 Role = Literal["planner", "analyst", "ngo", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)
-SEES_SENSITIVE: frozenset[str] = frozenset({"planner", "analyst", "admin"})
+EXACT_ROLES: frozenset[str] = frozenset({"planner", "analyst", "admin"})
+SEES_SENSITIVE = EXACT_ROLES
 MIN_CELL_COUNT = 3
+_MAX_IN = 20_000  # keys asked of the store in one IN list (SQLite allows 32 766 parameters)
 
 
 def check_role(role: str) -> Role:
@@ -40,58 +54,229 @@ def check_role(role: str) -> Role:
     return role  # type: ignore[return-value]
 
 
-def visible_fields(layer: Layer, names: Sequence[str], role: Role) -> tuple[Field, ...]:
+@dataclass(frozen=True)
+class Access:
+    """Who reads: a role and, for a role that sees generalised seizures, the key of its opaque ids."""
+
+    role: Role
+    id_key: bytes = field(default=b"", repr=False)
+
+    def __post_init__(self) -> None:
+        check_role(self.role)
+
+    @property
+    def generalised(self) -> bool:
+        """True for a role that sees generalised seizures."""
+        return self.role not in EXACT_ROLES
+
+
+def as_access(who: Access | str) -> Access:
+    """An :class:`Access`; a bare role name is accepted for the exact roles (they need no key)."""
+    if isinstance(who, Access):
+        return who
+    access = Access(check_role(who))
+    if access.generalised:
+        raise LayerError(f"role {who!r} sees opaque ids: pass an Access with the id key (layers.opaque_ids.load_id_key)")
+    return access
+
+
+def visible_fields(layer: Layer, names: Sequence[str], role: Access | Role | str) -> tuple[Field, ...]:
     """The fields among ``names`` (declared by ``layer``) that ``role`` may see, in that order."""
-    check_role(role)
+    role = check_role(role.role if isinstance(role, Access) else role)
     fields = tuple(layer.field(n) for n in names)
-    return tuple(f for f in fields if not f.sensitive or role in SEES_SENSITIVE)
+    if role in EXACT_ROLES:
+        return fields
+    return tuple(f for f in fields if f.generalised_rule != "drop")
 
 
-def _generalise(frame: gpd.GeoDataFrame, cell_deg: float, min_count: int) -> gpd.GeoDataFrame:
-    """Points snapped to the centres of ``cell_deg`` cells; cells with fewer than ``min_count`` rows dropped."""
+def source_layer(layer: Layer, who: Access | Role) -> Layer:
+    """The declaration whose rows ``who`` reads when asking for ``layer``.
+
+    Raises
+    ------
+    LayerError
+        When the role may not read the layer at all (the message says why).
+    """
+    role = who.role if isinstance(who, Access) else check_role(who)
+    if role in EXACT_ROLES:
+        return layer
+    if layer.refused_generalised:
+        raise LayerError(f"role {role!r} cannot read layer {layer.name!r}: {layer.refused_generalised}")
+    return get_layer(layer.generalised_from) if layer.generalised_from else layer
+
+
+def cell_centres(x: np.ndarray, y: np.ndarray, cell_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the ``cell_deg`` grid cells (lon/lat degrees) holding the points ``(x, y)``."""
+    cx = np.round((np.floor(np.asarray(x, float) / cell_deg) + 0.5) * cell_deg, 9)
+    cy = np.round((np.floor(np.asarray(y, float) / cell_deg) + 0.5) * cell_deg, 9)
+    return cx, cy
+
+
+def _published_cells(frame: gpd.GeoDataFrame, cell_deg: float, min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(kept, centre x, centre y) of each row: kept when its cell holds at least ``min_count`` rows."""
+    geo = frame.geometry.to_crs(STORE_CRS)
+    x, y = geo.x.to_numpy(), geo.y.to_numpy()
+    ix, iy = np.floor(x / cell_deg).astype(np.int64), np.floor(y / cell_deg).astype(np.int64)
+    _, inverse, counts = np.unique(ix * 4_000_003 + iy, return_inverse=True, return_counts=True)
+    cx, cy = cell_centres(x, y, cell_deg)
+    return counts[inverse.ravel()] >= min_count, cx, cy
+
+
+def generalise_points(frame: gpd.GeoDataFrame, cell_deg: float, min_count: int = MIN_CELL_COUNT) -> gpd.GeoDataFrame:
+    """Points snapped to the centres of ``cell_deg`` cells; cells with fewer than ``min_count`` rows dropped.
+
+    This is what a generalised role sees of the points of a layer with ``generalise_deg``, and
+    what ``analyse`` counts for such roles (links and hotspots). Rows keep their order and index.
+    """
     if frame.empty:
         return frame
-    geo = frame.geometry.to_crs("EPSG:4326")
-    x, y = geo.x.to_numpy(), geo.y.to_numpy()
-    cx = (np.floor(x / cell_deg) + 0.5) * cell_deg
-    cy = (np.floor(y / cell_deg) + 0.5) * cell_deg
-    cell = pd.Series(list(zip(np.round(cx, 9), np.round(cy, 9), strict=True)), index=frame.index)
-    keep = cell.map(cell.value_counts()).to_numpy() >= min_count
+    keep, cx, cy = _published_cells(frame, cell_deg, min_count)
     out = frame.loc[keep].copy()
-    out = out.set_geometry(gpd.GeoSeries(shapely.points(cx[keep], cy[keep]), index=out.index, crs="EPSG:4326"))
-    if "location_precision" in out.columns:
-        out["location_precision"] = f"grid {cell_deg:g} degrees"
+    return out.set_geometry(gpd.GeoSeries(shapely.points(cx[keep], cy[keep]), index=out.index, crs=STORE_CRS))
+
+
+def _published_order(layer: Layer, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in an order that follows only published values (cell, then key), indexed by the key."""
+    keys = [k for k in layer.key if k in frame.columns]
+    sort = pd.DataFrame({k: frame[k].astype("string").to_numpy() for k in keys}, index=frame.index)
+    if isinstance(frame, gpd.GeoDataFrame) and len(frame):
+        sort.insert(0, "_y", frame.geometry.y.to_numpy())
+        sort.insert(1, "_x", frame.geometry.x.to_numpy())
+    order = sort.sort_values(list(sort.columns), kind="stable").index if len(sort.columns) else frame.index
+    out = frame.loc[order]
+    if len(keys) == 1:
+        out.index = pd.Index(out[keys[0]].astype(object).to_numpy(), name="id")
+    else:
+        out = out.reset_index(drop=True)
     return out
 
 
-def read_redacted(store: Store, layer: Layer, role: Role, *, bbox: BBox | None = None, where: Mapping[str, Any] | None = None, **kw: Any) -> pd.DataFrame:
-    """Read rows of ``layer`` as ``role`` may see them.
+def redact(layer: Layer, frame: pd.DataFrame, who: Access | Role, *, judged: bool = False) -> pd.DataFrame:
+    """``frame`` (rows of ``layer``, as stored) reduced to what ``who`` may see.
 
-    For a role that sees generalised locations, the bbox is applied *after* generalising, so
-    that shrinking a box around a grid cell cannot single out the exact points inside it.
+    For the exact roles the frame is returned as it is. For a generalised role: dropped fields
+    go, opaque fields become keyed HMACs, ``cell`` fields describe the grid cell, points of a
+    layer with ``generalise_deg`` are generalised (:func:`generalise_points`), and rows of a layer
+    that holds generalised points or opaque ids come in published order, indexed by their
+    (opaque) key instead of the store's row id. ``judged`` says the rows were already chosen
+    among the published ones of the whole layer (cells are not judged again on them).
+
+    Raises
+    ------
+    LayerError
+        When ``who`` may not read ``layer`` at all, or an opaque id is needed without a key.
     """
-    if role not in SEES_SENSITIVE and layer.generalise_deg and bbox is not None:
-        out = redact(layer, store.read(layer.name, where=where, **kw), role)
-        if out.empty:
-            return out
-        w, s, e, n = bbox
-        xy = out.geometry
-        return out[(xy.x >= w) & (xy.x <= e) & (xy.y >= s) & (xy.y <= n)]
-    return redact(layer, store.read(layer.name, bbox=bbox, where=where, **kw), role)
-
-
-def redact(layer: Layer, frame: pd.DataFrame, role: Role) -> pd.DataFrame:
-    """``frame`` (rows of ``layer``) reduced to what ``role`` may see.
-
-    Columns the role may not see are dropped; for the ngo role, exact locations are generalised
-    as the layer declares. Index and geometry column are kept.
-    """
+    access = who if isinstance(who, Access) else Access(check_role(who))
+    if not access.generalised:
+        return frame
+    if layer.refused_generalised:
+        raise LayerError(f"role {access.role!r} cannot read layer {layer.name!r}: {layer.refused_generalised}")
+    if layer.generalised_from:
+        raise LayerError(f"layer {layer.name!r}: role {access.role!r} reads {layer.generalised_from!r} instead (layers.redaction.source_layer)")
     declared = [c for c in frame.columns if c in layer.field_names]
-    allowed = {f.name for f in visible_fields(layer, declared, role)}
-    hidden = [c for c in declared if c not in allowed]
-    out = frame.drop(columns=hidden) if hidden else frame
+    rules = {c: layer.field(c).generalised_rule for c in declared}
+    hidden = [c for c in declared if rules[c] == "drop"]
+    out = frame.drop(columns=hidden)
     if hidden:
-        logger.debug("layer %s: hiding %s from role %s", layer.name, ", ".join(hidden), role)
-    if role not in SEES_SENSITIVE and layer.generalise_deg and isinstance(out, gpd.GeoDataFrame):
-        out = _generalise(out, layer.generalise_deg, MIN_CELL_COUNT)
+        logger.debug("layer %s: hiding %s from role %s", layer.name, ", ".join(hidden), access.role)
+    points = bool(layer.generalise_deg) and isinstance(out, gpd.GeoDataFrame)
+    if points:
+        assert layer.generalise_deg is not None
+        out = generalise_points(out, layer.generalise_deg, 1 if judged else MIN_CELL_COUNT)
+        for c in (c for c in declared if rules[c] == "cell"):
+            out[c] = f"grid {layer.generalise_deg:g} degrees"
+    opaque = [c for c in declared if rules[c] == "opaque"]
+    if opaque:
+        out = out.copy() if not points else out  # generalise_points returned a copy
+        for c in opaque:
+            out[c] = opaque_ids(access.id_key, layer.name, out[c].tolist())
+    if points or opaque:
+        out = _published_order(layer, out)
     return out
+
+
+def _filter_published(layer: Layer, frame: pd.DataFrame, where: Mapping[str, Any] | None, bbox: BBox | None) -> pd.DataFrame:
+    """Rows of a redacted frame whose published values match ``where`` and whose geometry meets ``bbox``."""
+    keep = np.ones(len(frame), dtype=bool)
+    for name, value in (where or {}).items():
+        ftype = layer.field(name).type
+        published = [to_sql(ftype, v) for v in frame[name].tolist()]
+        wanted = {to_sql(ftype, v) for v in value} if isinstance(value, list | tuple | set) else {to_sql(ftype, value)}
+        keep &= np.fromiter((v in wanted for v in published), dtype=bool, count=len(published))
+    if bbox is not None and isinstance(frame, gpd.GeoDataFrame) and len(frame):
+        w, s, e, n = bbox
+        b = frame.geometry.bounds
+        keep &= ((b["minx"] <= e) & (b["maxx"] >= w) & (b["miny"] <= n) & (b["maxy"] >= s)).to_numpy()
+    return frame.loc[keep]
+
+
+def _check_where(layer: Layer, where: Mapping[str, Any] | None, access: Access) -> None:
+    names = {f.name for f in visible_fields(layer, layer.field_names, access.role)}
+    bad = sorted(set(where or {}) - names)
+    if bad:
+        raise LayerError(f"role {access.role!r} cannot filter layer {layer.name!r} on {bad}; fields: {', '.join(sorted(names))}")
+
+
+def read_redacted(
+    store: Store,
+    layer: Layer,
+    who: Access | Role,
+    *,
+    bbox: BBox | None = None,
+    where: Mapping[str, Any] | None = None,
+    columns: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Read rows of ``layer`` as ``who`` may see them (the rows of :func:`source_layer`).
+
+    For a generalised role, ``where`` may name only fields it sees, and a layer holding
+    generalised points or opaque ids is redacted whole before ``where``, ``bbox`` and ``limit``
+    apply to the published values: a cell is judged on all its points, and a box or a filter
+    cannot single out a point inside it. ``columns`` not visible to the role are left out.
+    """
+    access = who if isinstance(who, Access) else Access(check_role(who))
+    if not access.generalised:
+        return store.read(layer.name, bbox=bbox, where=where, columns=columns, limit=limit)
+    src = source_layer(layer, access)
+    _check_where(src, where, access)
+    visible = [f.name for f in visible_fields(src, src.field_names, access.role)]
+    wanted = [c for c in (columns if columns is not None else visible) if c in visible]
+    needs_whole = bool(src.generalise_deg) or any(src.field(c).generalised_rule == "opaque" for c in visible)
+    if not needs_whole:
+        frame = store.read(src.name, bbox=bbox, where=where, columns=wanted, limit=limit)
+        return redact(src, frame, access)
+    keys = [k for k in src.key if k in visible]
+    if src.generalise_deg and len(keys) == 1 and all(src.field(c).generalised_rule == "show" for c in (where or {})):
+        # two steps, so that a box request does not redact every row: which rows are published
+        # (judged on the whole layer, from the points alone) and meet the box and the filters,
+        # then those rows in full
+        probe = store.read(src.name, columns=list(dict.fromkeys([*keys, *(where or {})])))
+        if probe.empty:
+            return redact(src, store.read(src.name, columns=list(dict.fromkeys([*wanted, *keys]))), access)
+        kept, cx, cy = _published_cells(probe, src.generalise_deg, MIN_CELL_COUNT)
+        probe = probe.loc[kept].set_geometry(gpd.GeoSeries(shapely.points(cx[kept], cy[kept]), index=probe.index[kept], crs=STORE_CRS))
+        chosen = _filter_published(src, probe, where, bbox)[keys[0]].tolist()
+        read_cols = list(dict.fromkeys([*wanted, *keys]))
+        if len(chosen) <= _MAX_IN:
+            rows = store.read(src.name, columns=read_cols, where={keys[0]: chosen}) if chosen else store.read(src.name, columns=read_cols, limit=0)
+        else:
+            rows = store.read(src.name, columns=read_cols)
+            rows = rows[rows[keys[0]].isin(set(chosen))]
+        out = redact(src, rows, access, judged=True)
+    else:
+        read_cols = list(dict.fromkeys([*wanted, *keys, *(where or {})]))
+        out = _filter_published(src, redact(src, store.read(src.name, columns=read_cols), access), where, bbox)
+    out = out[[c for c in out.columns if c in wanted or (isinstance(out, gpd.GeoDataFrame) and c == out.geometry.name)]]
+    return out.iloc[:limit] if limit is not None else out
+
+
+def count_redacted(store: Store, layer: Layer, who: Access | Role, *, bbox: BBox | None = None, where: Mapping[str, Any] | None = None) -> int:
+    """How many rows of ``layer`` (matching ``where`` and meeting ``bbox``) ``who`` sees."""
+    access = who if isinstance(who, Access) else Access(check_role(who))
+    if not access.generalised:
+        return store.count(layer.name, bbox=bbox, where=where)
+    src = source_layer(layer, access)
+    _check_where(src, where, access)
+    if not (src.generalise_deg or any(f.generalised_rule == "opaque" for f in src.fields)):
+        return store.count(src.name, bbox=bbox, where=where)
+    return len(read_redacted(store, layer, access, bbox=bbox, where=where, columns=list(src.key)))

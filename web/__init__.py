@@ -13,9 +13,11 @@ import secrets
 from flask import Flask
 
 from config import Settings
+from layers.redaction import Role, check_role
 from web.api import bp as api_bp
 from web.app_state import EXTENSION_KEY, AppState
 from web.error_pages import bp as error_pages_bp
+from web.hosts import install_host_check
 from web.map import bp as map_bp
 from web.security import install_headers
 from web.server import serve
@@ -23,7 +25,7 @@ from web.server import serve
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, store_url: str | None = None) -> Flask:
+def create_app(settings: Settings, store_url: str | None = None, *, role: Role = "planner") -> Flask:
     """Build the map app.
 
     Parameters
@@ -33,6 +35,9 @@ def create_app(settings: Settings, store_url: str | None = None) -> Flask:
     store_url
         The store to serve; defaults to ``settings.store_url``. It is opened read-only on the
         first request that needs it (one SQLite connection per request thread).
+    role
+        Whose view every request gets until accounts exist (a planner's by default; ``ngo``
+        serves the generalised view, with opaque ids keyed by ``settings.id_secret``).
 
     Returns
     -------
@@ -44,7 +49,8 @@ def create_app(settings: Settings, store_url: str | None = None) -> Flask:
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=1 << 20,  # the map takes no uploads
     )
-    app.extensions[EXTENSION_KEY] = AppState(settings=settings, store_url=store_url or settings.store_url)
+    app.extensions[EXTENSION_KEY] = AppState(settings=settings, store_url=store_url or settings.store_url, role=check_role(role))
+    install_host_check(app, settings.trusted_hosts)
     app.register_blueprint(error_pages_bp)
     app.register_blueprint(map_bp)
     app.register_blueprint(api_bp)

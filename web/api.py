@@ -5,7 +5,9 @@
     feature count and its features URL.
 ``GET /api/layers/<name>/features?bbox=w,s,e,n[&limit=N]``
     An RFC 7946 FeatureCollection (lon/lat) of the features whose bounding box meets ``bbox``,
-    with the layer's popup fields as properties and the store's feature id as ``id``. At most
+    with every field the viewer may see as properties (what an export of the layer carries:
+    both go through :mod:`layers.geojson`) and the store's feature id as ``id`` (for a generalised
+    role and a layer of generalised points, the opaque key). At most
     ``limit`` (default and maximum :data:`MAX_FEATURES`) features; ``truncated`` says when
     more matched and ``numberMatched`` how many.
 
@@ -21,14 +23,14 @@ import orjson
 from flask import Blueprint, Response, request, url_for
 
 from layers import Layer
-from layers.redaction import read_redacted
+from layers.geojson import feature_collection
+from layers.redaction import count_redacted, read_redacted, source_layer
 from web.app_state import get_store
 from web.error_pages import API_PREFIX
 from web.errors import NotFoundError
-from web.feature_json import feature_collection
 from web.layer_specs import get_map_layer, layer_spec, map_layers
 from web.params import parse_bbox, parse_limit
-from web.visibility import DEFAULT_ROLE
+from web.visibility import request_access
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +58,11 @@ def _map_layer(name: str) -> Layer:
 def layers() -> Response:
     """The on-map layers, bottom first, with their feature counts."""
     store = get_store()
+    access = request_access()
     items = [
         {
-            **layer_spec(layer, store.layer_info(layer.name), DEFAULT_ROLE),
-            "count": store.count(layer.name, where=dict(layer.map_where) or None),
+            **layer_spec(layer, store.layer_info(source_layer(layer, access).name), access.role),
+            "count": count_redacted(store, layer, access, where=dict(layer.map_where) or None),
             "features_url": url_for(".features", name=layer.name),
         }
         for layer in map_layers()
@@ -74,13 +77,15 @@ def features(name: str) -> Response:
     bbox = parse_bbox(request.args.get("bbox"))
     limit = parse_limit(request.args.get("limit"), MAX_FEATURES)
     store = get_store()
+    access = request_access()
     where = dict(layer.map_where) or None  # e.g. only the latest period of a time series
     # the one gate: what this viewer may see (generalised locations are cut to the bbox afterwards)
-    frame = read_redacted(store, layer, DEFAULT_ROLE, bbox=bbox, where=where, columns=list(layer.popup), limit=limit + 1)
+    frame = read_redacted(store, layer, access, bbox=bbox, where=where, limit=limit + 1)
     truncated = len(frame) > limit
     frame = frame.iloc[:limit]
-    shown = [layer.field(c) for c in frame.columns if c in layer.field_names]
-    matched = store.count(layer.name, bbox=bbox, where=where) if truncated else len(frame)
+    src = source_layer(layer, access)
+    shown = [f for f in src.fields if f.name in frame.columns]
+    matched = count_redacted(store, layer, access, bbox=bbox, where=where) if truncated else len(frame)
     if truncated:
         logger.info("layer %s bbox %s: %d features matched, returning %d", name, bbox, matched, limit)
     extra = {

@@ -15,6 +15,8 @@ from flask import current_app
 
 from config import Settings
 from layers import Store, open_store
+from layers.opaque_ids import load_id_key
+from layers.redaction import Access, Role
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +29,9 @@ class AppState:
 
     settings: Settings
     store_url: str
+    role: Role = "planner"
     _store: Store | None = field(default=None, init=False, repr=False)
+    _access: Access | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def store(self) -> Store:
@@ -43,6 +47,14 @@ class AppState:
                 logger.info("opening store %s (read-only)", self.store_url)
                 self._store = open_store(self.store_url, readonly=True)
             return self._store
+
+    def access(self) -> Access:
+        """How this app's users read the store: its role, with the id key a generalised role needs."""
+        with self._lock:
+            if self._access is None:
+                probe = Access(self.role)
+                self._access = Access(self.role, load_id_key(self.settings)) if probe.generalised else probe
+            return self._access
 
     def close(self) -> None:
         """Close the store if it was opened; a later :meth:`store` call opens it again."""

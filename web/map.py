@@ -10,13 +10,13 @@ import math
 
 from flask import Blueprint, Response, url_for
 
-from layers import CATALOG, LAYERS, Store
+from layers import CATALOG, LAYERS, Store, get_layer
+from layers.redaction import Access, read_redacted, source_layer
 from web.app_state import app_state
 from web.assets import assert_offline, localise_assets
 from web.layer_specs import layer_spec, map_layers
 from web.map_page import BBox, build_map
 from web.security import page_policy
-from web.visibility import DEFAULT_ROLE
 
 logger = logging.getLogger(__name__)
 
@@ -26,21 +26,21 @@ VIEW_LAYERS = ("aoi", "countries")
 bp = Blueprint("map", __name__)
 
 
-def _bounds(store: Store, layer: str) -> BBox | None:
-    frame = store.read(layer, columns=[])
+def _bounds(store: Store, layer: str, access: Access) -> BBox | None:
+    frame = read_redacted(store, get_layer(layer), access, columns=[])
     if len(frame) == 0:
         return None
     west, south, east, north = (float(v) for v in frame.total_bounds)
     return (west, south, east, north) if all(map(math.isfinite, (west, south, east, north))) else None
 
 
-def initial_bounds(store: Store) -> BBox | None:
-    """Where the page opens: the AOIs, else the countries, else every on-map layer; ``None`` if empty."""
+def initial_bounds(store: Store, access: Access) -> BBox | None:
+    """Where the page opens: the AOIs, else the countries, else every on-map layer as ``access`` sees it; ``None`` if empty."""
     for name in (n for n in VIEW_LAYERS if n in CATALOG):
-        found = _bounds(store, name)
+        found = _bounds(store, name, access)
         if found is not None:
             return found
-    boxes = [b for b in (_bounds(store, lyr.name) for lyr in map_layers()) if b is not None]
+    boxes = [b for b in (_bounds(store, lyr.name, access) for lyr in map_layers()) if b is not None]
     if not boxes:
         return None
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
@@ -51,14 +51,17 @@ def index() -> Response:
     """The map page."""
     state = app_state()
     store = state.store()
-    info = {layer.name: store.layer_info(layer.name) for layer in LAYERS}
-    specs = [layer_spec(layer, info[layer.name], DEFAULT_ROLE) for layer in map_layers()]
+    access = state.access()
+    # each layer's metadata as this role reads it (hotspots: the generalised table's); none of a refused layer
+    readable = [layer for layer in LAYERS if not (access.generalised and layer.refused_generalised)]
+    info = {layer.name: store.layer_info(source_layer(layer, access).name) for layer in readable}
+    specs = [layer_spec(layer, info[layer.name], access.role) for layer in map_layers()]
     fmap = build_map(
         state.settings,
         specs,
-        initial_bounds(store),
+        initial_bounds(store, access),
         lambda n: url_for("api.features", name=n),
-        synthetic=[layer.title for layer in LAYERS if info[layer.name].get("synthetic")],
+        synthetic=[layer.title for layer in readable if info[layer.name].get("synthetic")],
         icon_url=url_for("static", filename="favicon.svg"),
     )
     figure = fmap.get_root()

@@ -41,7 +41,8 @@ def startup_message(host: str, port: int) -> str:
     return (
         f"ecowatch map: {url}\n"
         f"WARNING: listening on {host}, reachable from other machines, and the map has no user "
-        "accounts yet: anyone who can reach it sees every layer, sensitive seizure fields included."
+        "accounts yet: anyone who can reach it sees every layer, sensitive seizure fields included.\n"
+        "It answers only the host names it serves: add the names users type to ECOWATCH_TRUSTED_HOSTS."
     )
 
 
@@ -67,6 +68,10 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
 
     host = host or settings.host
     port = settings.port if port is None else port
+    bare = host.strip("[]").lower()
+    if not is_loopback(host) and bare not in ("0.0.0.0", "::", "") and bare not in settings.trusted_hosts:
+        # the address it listens on is a name it serves (the Host check answers only those)
+        settings = settings.model_copy(update={"trusted_hosts": (*settings.trusted_hosts, bare if ":" not in bare else f"[{bare}]")})
     app = create_app(settings, store_url=store_url)
     state = app.extensions["ecowatch"]
     state.store()  # fail now, with the store's own message, rather than on the first request

@@ -4,7 +4,8 @@ CSV: UTF-8 (a BOM is fine; UTF-16 with a BOM too), or the mapping's ``encoding``
 (comma, semicolon, tab or bar) is taken from the header line; an unterminated quote or another
 syntax error fails the file with its line; a row with more or fewer cells than the header is
 rejected. XLSX: one sheet (``--sheet NAME`` when there are several), cells as typed (dates stay
-dates), formula cells come back as their formula text (and are rejected by the text checks).
+dates); a row with a formula cell is rejected (a formula is not data: its value depends on the
+workbook; text that merely starts with ``=`` is data).
 Row numbers are what a user sees: the line of a CSV file, the row of a sheet, the position of a
 GeoJSON feature. A header with a repeated column name, an empty file and a header without rows
 fail the file.
@@ -165,7 +166,7 @@ def _unsafe_xml(name: str, err: BaseException) -> SourceError | None:
 
 
 def read_xlsx_table(path: Path, *, limits: Limits, sheet: str | None = None, name: str | None = None) -> Table:
-    """Read one sheet of an XLSX workbook (cells as typed; formulas as their text).
+    """Read one sheet of an XLSX workbook (cells as typed; a row with a formula cell rejected).
 
     Raises
     ------
@@ -199,7 +200,12 @@ def read_xlsx_table(path: Path, *, limits: Limits, sheet: str | None = None, nam
             if sheet is not None and sheet not in names:
                 raise SourceError(name, f"has no sheet {sheet!r}; sheets: {', '.join(repr(n) for n in names)}")
             ws = wb[sheet or names[0]]
-            grid = [(i, list(r)) for i, r in enumerate(ws.iter_rows(values_only=True), start=ws.min_row or 1)]
+            grid, formulas = [], {}
+            for i, r in enumerate(ws.iter_rows(), start=ws.min_row or 1):
+                grid.append((i, [c.value for c in r]))
+                found = next((j for j, c in enumerate(r) if getattr(c, "data_type", None) == "f"), None)
+                if found is not None:
+                    formulas[i] = found
         except (KeyError, ValueError, TypeError, SyntaxError) as err:  # the sheet's XML is parsed here, lazily
             raise _unsafe_xml(name, err) or SourceError(name, f"cannot be read as an XLSX workbook: {err}") from err
         finally:
@@ -221,6 +227,14 @@ def read_xlsx_table(path: Path, *, limits: Limits, sheet: str | None = None, nam
         cells = (cells + [None] * width)[:width]
         if extra:
             rejects.append(RawReject(i, "", None, f"has values beyond the last named column ({extra[0]!r:.40})", dict(zip(header, cells, strict=True))))
+            continue
+        if i in formulas:
+            j = formulas[i]
+            rejects.append(RawReject(
+                i, header[j] if j < width else "", cells[j] if j < width else None,
+                "a formula cell: ecowatch reads values, not formulas; paste the values (Paste special > Values) and ingest again",
+                dict(zip(header, cells, strict=True)),
+            ))
             continue
         values.append(cells)
         rows.append(i)

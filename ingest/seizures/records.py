@@ -9,7 +9,6 @@ of the rows that landed.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from ingest.seizures.locations import (
 )
 from ingest.seizures.species import SpeciesList, normalise_appendix
 from ingest.text import MARKUP_NOTE, check_many
+from layers.opaque_ids import content_id
 
 logger = logging.getLogger(__name__)
 
@@ -161,9 +161,14 @@ def validate(
     gazetteer: Callable[[], Gazetteer],
     max_chars: int,
     region_bbox: tuple[float, float, float, float],
+    id_key: bytes,
     today: dt.date | None = None,
 ) -> Parsed:
-    """Check every row of ``table`` (see the module docstring); nothing is written."""
+    """Check every row of ``table`` (see the module docstring); nothing is written.
+
+    ``id_key`` keys the ids of rows that come without a ``seizure_id``
+    (:func:`layers.opaque_ids.content_id`).
+    """
     n = len(table.rows)
     label = check_columns(table, mapping)
     errors: dict[int, RecordError] = {}
@@ -253,7 +258,7 @@ def validate(
     _locations(col, out, fail, gazetteer, region_bbox, notes, table, label)
     given_ids = col("seizure_id")
     out["seizure_id"] = [None if v is None else str(v) for v in given_ids]
-    _key_rows(out, n, errors, fail, table)
+    _key_rows(out, n, errors, fail, table, id_key)
     keep = [i for i in range(n) if i not in errors]
     records = pd.DataFrame({k: [v[i] for i in keep] for k, v in out.items()}, index=pd.Index(keep, name="position"))
     return Parsed(records, errors, [note for i, note in notes if i not in errors], repaired - set(errors))
@@ -381,14 +386,21 @@ def _precision(v: Any) -> str:
     return text
 
 
-def _key_rows(out: dict[str, list[Any]], n: int, errors: dict[int, RecordError], fail: Callable[[int, str, Any, str], None], table: Table) -> None:
-    """A content hash for rows without a seizure_id; later rows with the key of an earlier one rejected."""
+def _key_rows(
+    out: dict[str, list[Any]], n: int, errors: dict[int, RecordError], fail: Callable[[int, str, Any, str], None], table: Table, id_key: bytes,
+) -> None:
+    """A keyed content hash for rows without a seizure_id; later rows with the key of an earlier one rejected.
+
+    The hash is an HMAC keyed by the id secret, never a plain hash: the content includes hidden
+    fields (agency, case reference, notes, the exact point), and a plain hash would let anyone
+    who sees the id confirm a guess of them.
+    """
     hashed = ("date", "commodity_group", "commodity", "species", "quantity", "unit", "lon", "lat", "place", "transport_mode",
               "origin_country", "transit_country", "destination_country", "agency", "case_reference", "notes")
     for i in range(n):
         if out["seizure_id"][i] is None and i not in errors:
             parts = [("" if out[k][i] is None else (f"{out[k][i]:.7f}" if k in ("lon", "lat") else str(out[k][i]))) for k in hashed]
-            out["seizure_id"][i] = "SZ-" + hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:12]
+            out["seizure_id"][i] = content_id(id_key, parts)
     first: dict[str, int] = {}
     for i in range(n):
         key = out["seizure_id"][i]

@@ -30,7 +30,7 @@ BAD_SEIZURE = {
     "swapped": {"lon": "13.6", "lat": "107.4"},
     "bad group": {"commodity_group": "ivory"},
     "not a species": {"species": "42 crates"},
-    "formula": {"commodity": "=HYPERLINK(\"http://example.invalid\")"},
+    "formula as a quantity": {"quantity": "=1+1"},  # numeric fields take numbers only (a formula-like note is data)
     "group conflict": {"commodity_group": "wildlife", "species": "Dalbergia oliveri"},
     "ragged": {"extra": "cell"},
 }

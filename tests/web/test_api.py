@@ -64,7 +64,7 @@ def test_features_are_a_feature_collection_in_lon_lat(client: FlaskClient, facts
     ring = geom.geoms[0].exterior
     assert ring.is_ccw  # RFC 7946 right-hand rule
     props = feature["properties"]
-    assert list(props) == list(get_layer("clearings").popup)
+    assert list(props) == list(get_layer("clearings").field_names)  # what an export carries (one writer)
     assert props["first_detected"] == "2024-02-11"  # dates as ISO strings
     assert props["reasons"] == ["Inside concession EL-1.", f"Holder: {facts.hostile}"]  # JSON as lists
     assert props["risk"] == 35 and props["area_ha"] == 412.5
@@ -100,12 +100,10 @@ def test_limit_truncates_and_says_so(client: FlaskClient) -> None:
     assert body["truncated"] is True and body["numberMatched"] == 3 and body["limit"] == 2
 
 
-def test_features_carry_only_popup_fields(client: FlaskClient) -> None:
-    body = _features(client, "seizures", WORLD)
-    allowed = set(get_layer("seizures").popup)
+def test_features_carry_the_fields_the_role_sees(client: FlaskClient) -> None:
+    body = _features(client, "seizures", WORLD)  # this app serves planners: every field
     for feature in body["features"]:
-        assert set(feature["properties"]) == allowed
-        assert "notes" not in feature["properties"] and "agency" not in feature["properties"]
+        assert list(feature["properties"]) == list(get_layer("seizures").field_names)
 
 
 @pytest.mark.parametrize(

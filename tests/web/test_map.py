@@ -14,6 +14,7 @@ from shapely.geometry import Point, box
 
 from config import Settings, load_settings
 from layers import open_store
+from layers.redaction import Access
 from web import create_app
 from web.layer_specs import map_layers
 from web.map import initial_bounds
@@ -101,16 +102,16 @@ def test_page_opens_on_the_aoi(client: FlaskClient, facts: Any) -> None:
 def test_initial_view_falls_back_to_countries_then_everything(tmp_path: Path) -> None:
     store = open_store(tmp_path / "v.gpkg")
     try:
-        assert initial_bounds(store) is None
+        assert initial_bounds(store, Access("planner")) is None
         seizure = gpd.GeoDataFrame({"seizure_id": ["s"]}, geometry=[Point(105, 12)], crs="EPSG:4326")
         store.upsert("seizures", seizure)
-        assert initial_bounds(store) == (105, 12, 105, 12)
+        assert initial_bounds(store, Access("planner")) == (105, 12, 105, 12)
         country = gpd.GeoDataFrame({"name": ["A"]}, geometry=[box(100, 10, 104, 20)], crs="EPSG:4326")
         store.upsert("countries", country)
-        assert initial_bounds(store) == (100, 10, 104, 20)
+        assert initial_bounds(store, Access("planner")) == (100, 10, 104, 20)
         aoi = gpd.GeoDataFrame({"name": ["a"]}, geometry=[box(101, 11, 102, 12)], crs="EPSG:4326")
         store.upsert("aoi", aoi)
-        assert initial_bounds(store) == (101, 11, 102, 12)
+        assert initial_bounds(store, Access("planner")) == (101, 11, 102, 12)
     finally:
         store.close()
 

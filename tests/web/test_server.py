@@ -35,7 +35,7 @@ def test_loopback_message_says_so() -> None:
 
 def test_public_bind_warns() -> None:
     text = startup_message("0.0.0.0", 8000)
-    assert "WARNING" in text and "no user accounts" in text
+    assert "WARNING" in text and "no user accounts" in text and "ECOWATCH_TRUSTED_HOSTS" in text
 
 
 def test_serve_prints_the_url_and_runs_threaded(

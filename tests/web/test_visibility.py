@@ -7,7 +7,10 @@ import pytest
 from shapely.geometry import Point
 
 from layers import get_layer
+from layers.redaction import Access
 from web.visibility import redact, visible_fields
+
+NGO = Access("ngo", b"k" * 32)
 
 
 def _seizures() -> gpd.GeoDataFrame:
@@ -29,7 +32,7 @@ def test_planners_see_sensitive_fields(role: str) -> None:
 def test_ngo_does_not() -> None:
     lyr = get_layer("seizures")
     assert [f.name for f in visible_fields(lyr, ("date", "case_reference"), "ngo")] == ["date"]
-    out = redact(lyr, _seizures(), "ngo")
+    out = redact(lyr, _seizures(), NGO)
     assert list(out.columns) == ["seizure_id", "date", "geometry"]
     assert isinstance(out, gpd.GeoDataFrame)
 

@@ -13,7 +13,7 @@ import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 
 from layers import Field
-from web.feature_json import feature_collection
+from layers.geojson import feature_collection
 
 FIELDS = (
     Field("t", "text", ""), Field("i", "integer", ""), Field("r", "real", ""), Field("b", "boolean", ""),
