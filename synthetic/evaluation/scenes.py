@@ -144,9 +144,14 @@ def generate(name: str, seed: int, baseline_years: int = 1, n: int = 256) -> Eva
     conf = np.zeros((n, n), np.uint16)
     labels = np.zeros((n, n), np.int32)
     rows = []
-    for i, e in enumerate(ground.events, start=1):
+    kept = []
+    for e in ground.events:
         e.mask = e.mask & (labels == 0)  # footprints do not overlap: a pixel belongs to its first event
-        labels[e.mask] = i
+        if e.mask.any():
+            kept.append(e)
+            labels[e.mask] = len(kept)
+    ground.events = kept
+    for i, e in enumerate(ground.events, start=1):
         d = day0 + dt.timedelta(days=e.day)
         rows.append(dict(id=i, kind=e.kind, area_ha=float(e.mask.sum() * land.PIXEL_HA), date=d, monitoring=e.day >= mon0))
     events = pd.DataFrame(rows, columns=["id", "kind", "area_ha", "date", "monitoring"])

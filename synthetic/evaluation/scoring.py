@@ -95,12 +95,13 @@ def score_alerts(scene: EvalScene, labels: NDArray[np.int32]) -> SceneScore:
         present = size[1:] > 0
         s.n_alerts = int(present.sum())
         s.right_alerts = int(((on[1:] >= RIGHT_SHARE * size[1:]) & present).sum())
-    covered = np.bincount(truth[alerted].ravel(), minlength=int(truth.max(initial=0)) + 1)
-    total = np.bincount(truth.ravel(), minlength=int(truth.max(initial=0)) + 1)
+    size = int(max(truth.max(initial=0), ev["id"].max() if len(ev) else 0)) + 1
+    covered = np.bincount(truth[alerted].ravel(), minlength=size)
+    total = np.bincount(truth.ravel(), minlength=size)
     for row in ev.itertuples():
         if not row.monitoring:
             continue
-        found = covered[row.id] >= FOUND_SHARE * total[row.id] if total[row.id] else False
+        found = bool(total[row.id]) and covered[row.id] >= FOUND_SHARE * total[row.id]
         if row.kind == "clearing":
             if row.area_ha >= BIG_HA:
                 s.big_truth += 1
