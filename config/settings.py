@@ -103,7 +103,8 @@ class Settings(BaseModel):
     )
 
     # change detection, continued (see config/defaults.toml for how the defaults were tuned)
-    swir_index: Literal["nbr", "ndmi"] = Field("nbr", description="SWIR index of the change test: nbr (B08, B12) or ndmi (B08, B11); nbr_drop is its drop.")
+    swir_index: Literal["auto", "nbr", "ndmi"] = Field("auto", description="SWIR index of the change test: nbr (NIR, B12), ndmi (NIR, B11), or auto: nbr when every scene has B12, else ndmi; nbr_drop is its drop.")
+    cloud_mask_bands: tuple[str, ...] = Field(("CLM", "FMASK"), description="Band names (case-insensitive) read as a 0/1 cloud/shadow mask (0 clear) in local files that have no SCL band.")
     season_observations: int = Field(5, ge=1, le=100, description="Valid baseline observations nearest in day of year whose median is a date's seasonal reference.")
     baseline_low_quantile: float = Field(0.1, ge=0, le=0.5, description="Quantile of a pixel's baseline NDVI that marks its own low range (leaf-off, harvests).")
     low_range_margin: float = Field(0.05, ge=-1, lt=1, description="A drop must also reach this far below the baseline's low quantile, NDVI units.")
