@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
 import rasterio
 import shapely
+from numpy.typing import NDArray
 from rasterio.crs import CRS
 from rasterio.errors import RasterioIOError, WindowError
 from rasterio.transform import Affine

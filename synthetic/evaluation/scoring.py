@@ -95,9 +95,9 @@ def score_alerts(scene: EvalScene, labels: NDArray[np.int32]) -> SceneScore:
         present = size[1:] > 0
         s.n_alerts = int(present.sum())
         s.right_alerts = int(((on[1:] >= RIGHT_SHARE * size[1:]) & present).sum())
-    size = int(max(truth.max(initial=0), ev["id"].max() if len(ev) else 0)) + 1
-    covered = np.bincount(truth[alerted].ravel(), minlength=size)
-    total = np.bincount(truth.ravel(), minlength=size)
+    n_ids = int(max(truth.max(initial=0), ev["id"].max() if len(ev) else 0)) + 1
+    covered = np.bincount(truth[alerted].ravel(), minlength=n_ids)
+    total = np.bincount(truth.ravel(), minlength=n_ids)
     for row in ev.itertuples():
         if not row.monitoring:
             continue
