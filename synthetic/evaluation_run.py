@@ -2,7 +2,7 @@
 
 This glue imports the detector; :mod:`synthetic.evaluation` (the generator and its scorer) does
 not, and must not. Used by ``tests/geo/test_change_evaluation.py`` (the test cases, 256 px) and
-``benchmarks/eval_change.py`` (tuning cases, or full-size 1024 px scenes).
+``benchmarks/bench_accuracy.py`` (tuning cases, or full-size 1024 px scenes).
 """
 
 from __future__ import annotations

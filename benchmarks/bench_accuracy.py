@@ -5,10 +5,10 @@ alerts only — object precision, recall of clearings >= 1 ha and < 1 ha, pixel 
 positive hectares per confounder, each control scene's alert hectares, and degradation recall.
 Run from the repository root::
 
-    python benchmarks/eval_change.py --quick      # the test cases at 128 px (CI)
-    python benchmarks/eval_change.py              # the test cases at 256 px (what the tests pin)
-    python benchmarks/eval_change.py --full       # the test cases at 1024 px
-    python benchmarks/eval_change.py --tuning     # the tuning cases (the only ones to tune on)
+    python benchmarks/bench_accuracy.py --quick      # the test cases at 128 px (CI)
+    python benchmarks/bench_accuracy.py              # the test cases at 256 px (what the tests pin)
+    python benchmarks/bench_accuracy.py --full       # the test cases at 1024 px
+    python benchmarks/bench_accuracy.py --tuning     # the tuning cases (the only ones to tune on)
 """
 
 from __future__ import annotations
