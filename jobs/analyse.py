@@ -143,8 +143,10 @@ def analyse(store: Store, settings: Settings, *, progress: Progress | None = Non
         risk = risk_scores(flags["flags"].tolist(), clearings["confidence"].tolist(), clearings["area_ha"].fillna(0).tolist(), settings.risk_weights)
         stages.done("flags and risk")
         update = pd.concat([clearings[["clearing_id"]].reset_index(drop=True), flags.reset_index(drop=True), risk], axis=1)
+        # matching and hotspots take the operating point the settings name; every clearing is flagged
+        used = clearings if settings.analysis_confidence == "all" else clearings[clearings["confidence"] == "high"]
         links = match_seizures(
-            clearings, seizures, radius_km=settings.match_radius_km, max_lag_days=settings.match_max_lag_days,
+            used, seizures, radius_km=settings.match_radius_km, max_lag_days=settings.match_max_lag_days,
             max_candidates=settings.match_max_candidates,
         )
         stages.done("matching")
@@ -161,7 +163,8 @@ def analyse(store: Store, settings: Settings, *, progress: Progress | None = Non
         stages.done("corridor ties")
         flagged = np.array([bool(set(f) & SUSPICIOUS) for f in flags["flags"]], dtype=bool)
         synthetic = bool(clearings["synthetic"].fillna(False).any() or seizures["synthetic"].fillna(False).any())
-        hot_segments, hot_cells = _hotspots(settings, segments, clearings, flagged, seizures, synthetic)
+        in_use = clearings.index.isin(used.index)
+        hot_segments, hot_cells = _hotspots(settings, segments, used, flagged[in_use], seizures, synthetic)
         stages.done("hotspots")
         # what roles that see generalised seizures read in place of links and hotspots: the same
         # analyses over the seizures as they see them, so that their counts are counts of what
@@ -195,8 +198,10 @@ def analyse(store: Store, settings: Settings, *, progress: Progress | None = Non
         run.written = counts.written + len(links) + len(hot_segments) + len(hot_cells) + len(gen_links) + len(gen_segments) + len(gen_cells)
         latest = hot_segments[hot_segments["latest"]] if len(hot_segments) else hot_segments
         n_hot = int(latest["hot_class"].str.startswith("hot").sum()) if len(latest) else 0
+        which = "every clearing (low and high confidence)" if settings.analysis_confidence == "all" else "confirmed (high) clearings only"
         run.message = (
-            f"{len(clearings)} clearing(s) assessed, {int(flagged.sum())} with a suspicious flag; "
+            f"{len(clearings)} clearing(s) assessed, {int(flagged.sum())} with a suspicious flag; matching and hotspots use "
+            f"{which} ({len(used)}, setting analysis_confidence); "
             f"{len(links)} clearing-seizure link(s) from {len(seizures)} seizure(s); "
             f"{len(segments)} corridor segment(s), {n_hot} hot in the latest period"
         )

@@ -57,6 +57,33 @@ logger = logging.getLogger(__name__)
 SWIR_BAND = {"nbr": "B12", "ndmi": "B11"}
 
 
+def band_set(scenes: list[LocalScene], swir_index: str) -> tuple[tuple[str, str, str], str]:
+    """The (red, NIR, SWIR) bands of the change test over ``scenes`` and the method's description.
+
+    NIR is each scene's B08, or else its B8A (``NIR``); SWIR is B12 (NBR) when ``swir_index`` is
+    ``nbr``, B11 (NDMI) for ``ndmi``, and for ``auto`` B12 when every scene has it, else B11.
+
+    Raises
+    ------
+    IngestError
+        When a scene lacks the SWIR band asked for, naming the scene and what would do.
+    """
+    index = swir_index
+    if index == "auto":
+        index = "nbr" if all("B12" in s.bands for s in scenes) else "ndmi"
+    swir = SWIR_BAND[index]
+    lacking = [s.path.name for s in scenes if swir not in s.bands]
+    if lacking:
+        raise IngestError(
+            f"{len(lacking)} scene(s) lack {swir}, which swir_index={swir_index!r} needs (first: {lacking[0]}); "
+            "set ECOWATCH_SWIR_INDEX=auto (or ndmi) to use B11, or leave those scenes out"
+        )
+    nirs = sorted({s.nir for s in scenes})
+    masks = sorted({"SCL" if "SCL" in s.bands else str(s.cloud_band) for s in scenes})
+    method = f"{index.upper()} (B04 {'/'.join(nirs)} {swir}; mask {'/'.join(masks)})"
+    return ("B04", "NIR", swir), method
+
+
 @dataclass(frozen=True)
 class Period:
     """An inclusive date range."""
@@ -89,14 +116,16 @@ def params_from(settings: Settings) -> ChangeParams:
         ndvi_drop=settings.ndvi_drop, nbr_drop=settings.nbr_drop,
         min_baseline_observations=settings.min_baseline_observations, confirm_observations=settings.confirm_observations,
         season_observations=settings.season_observations, low_quantile=settings.baseline_low_quantile,
-        low_margin=settings.low_range_margin, nir_rise_max=settings.nir_rise_max, cloud_dilation_px=settings.cloud_dilation_px,
+        low_margin=settings.low_range_margin, low_window_days=settings.low_window_days,
+        recovery_share=settings.recovery_share, bare_ndvi_max=settings.bare_ndvi_max, nir_rise_max=settings.nir_rise_max, cloud_dilation_px=settings.cloud_dilation_px,
     )
 
 
-def _scenes(store: Store, aoi: str, baseline: Period, monitor: Period, min_baseline: int) -> tuple[list[LocalScene], list[LocalScene]]:
+def _scenes(store: Store, aoi: str, baseline: Period, monitor: Period, min_baseline: int,
+            cloud_bands: tuple[str, ...]) -> tuple[list[LocalScene], list[LocalScene]]:
     rows = store.read("scenes", where={"aoi": aoi})
     rows = rows[rows["acquired"].dt.date.map(lambda d: d in baseline or d in monitor)].sort_values(["acquired", "scene_id"])
-    scenes = [open_scene(Path(p)) for p in rows["path"]]
+    scenes = [open_scene(Path(p), cloud_bands) for p in rows["path"]]
     base = [s for s in scenes if s.acquired in baseline]
     mon = [s for s in scenes if s.acquired in monitor]
     if not base or not mon:
@@ -148,8 +177,9 @@ def detect(
         raise IngestError(f"the monitoring period ({monitor.start}) must start after the baseline ends ({baseline.end})")
     with recorded_run(store, f"detect --aoi {aoi}", data_dir=settings.data_dir) as run:
         geom = aoi_geometry(store, aoi)
-        base, mon = _scenes(store, aoi, baseline, monitor, settings.min_baseline_observations)
+        base, mon = _scenes(store, aoi, baseline, monitor, settings.min_baseline_observations, settings.cloud_mask_bands)
         scenes = base + mon
+        bands, method = band_set(scenes, settings.swir_index)
         run.read = len(scenes)
         ref = base[0]
         for s in scenes[1:]:
@@ -172,7 +202,7 @@ def detect(
             rows.setdefault(win[1], []).append((win, mask))
         tasks = [
             WindowTask(tuple(scenes), ref, tuple(w for w, _ in band), box, len(base), tuple(s.acquired for s in scenes),
-                       ("B04", "B08", SWIR_BAND[settings.swir_index]), params, tuple(m for _, m in band), forest, origin, tile)
+                       bands, params, tuple(m for _, m in band), forest, origin, tile)
             for band in _bands(list(rows.values()), workers)
         ]
         logger.info("detect %s: %d x %d px, %d baseline and %d monitoring scenes, windows of %d px",
@@ -195,7 +225,7 @@ def detect(
             objects, n_dismissed = reconcile(found, _known(store, aoi), aoi)
             if quicklooks is not None:
                 objects["quicklooks"] = [quicklooks.get(cid, {}) for cid in objects["clearing_id"]]
-            objects = objects.assign(aoi=aoi, synthetic=synthetic).drop(columns=["n_pixels"])
+            objects = objects.assign(aoi=aoi, synthetic=synthetic, method=method).drop(columns=["n_pixels"])
             known = objects.pop("known").to_numpy(bool)
             # run_id records the run that first found a clearing; later runs update it in place
             counts = store.upsert("clearings", objects[known])
@@ -205,8 +235,10 @@ def detect(
                 store.set_layer_info("clearings", synthetic=True)
         run.written = counts.written
         share = 100.0 * n_assessed / max(box[2] * box[3], 1)
+        n_high = int((objects["confidence"] == "high").sum()) if len(objects) else 0
         run.message = (
-            f"{len(objects)} clearing(s) over {aoi} from {len(base)} baseline and {len(mon)} monitoring scene(s): "
+            f"{len(objects)} clearing(s) over {aoi}: {n_high} confirmed (high), {len(objects) - n_high} unconfirmed (low); "
+            f"method {method}; from {len(base)} baseline and {len(mon)} monitoring scene(s): "
             f"{counts.inserted} new, {counts.updated} updated, {counts.unchanged} unchanged"
             + (f"; {n_dismissed} inside dismissed clearings not re-created" if n_dismissed else "")
             + f"; {share:.0f} % of the area watched as forest; {len(gaps)} observation gap(s)"

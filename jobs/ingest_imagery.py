@@ -26,7 +26,7 @@ from ingest.errors import RecordError, SourceError
 from ingest.imagery.cache import ImageryCache
 from ingest.imagery.grid import AoiGrid
 from ingest.imagery.grid import aoi_window as grid_aoi_window
-from ingest.imagery.local import LocalScene, open_scene
+from ingest.imagery.local import LocalScene, cloud_to_scl, open_scene
 from ingest.imagery.providers import PROVIDERS, Acquisition, Provider, make_provider
 from jobs.aoi import aoi_geometry
 from jobs.progress import Progress
@@ -49,7 +49,9 @@ def cloud_share(scene: LocalScene, aoi: shapely.Geometry, invalid: tuple[int, ..
     """Share of the AOI's pixels that are invalid (cloud, shadow, no data ...) in the scene's SCL."""
     win = aoi_window(scene, aoi)
     with rasterio.open(scene.path, driver="GTiff") as ds:
-        scl = ds.read(scene.bands["SCL"], window=win)
+        scl = ds.read(scene.index("SCL"), window=win)
+        if scene.cloud_band is not None:
+            scl = cloud_to_scl(scl)
         transform = ds.window_transform(win)
     shape = gpd.GeoSeries([aoi], crs=STORE_CRS).to_crs(scene.crs).iloc[0]
     inside = rasterio.features.geometry_mask([shape], out_shape=scl.shape, transform=transform, invert=True)
@@ -177,7 +179,7 @@ def _scene_row(
 ) -> dict[str, object] | None:
     """The ``scenes`` row of an acquisition's file, or ``None`` when it is cloudier than ``max_cloud`` over the AOI."""
     try:
-        scene = open_scene(file)
+        scene = open_scene(file, settings.cloud_mask_bands)
     except SourceError as err:  # a fetched file that cannot be read back: say which one
         raise RecordError(str(file), acq.scene_id, "file", None, f"written but unreadable: {err}") from err
     bounds = shapely.box(*rasterio.transform.array_bounds(scene.height, scene.width, scene.transform))

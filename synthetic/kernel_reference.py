@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from geo.change.baseline import season_order
+from geo.change.baseline import season_order, season_window
 from geo.change.detection import HIGH, LOW, NONE, UNASSESSED, ChangeParams, ChangeResult
 from geo.change.masks import SCL_WATER, dilate_clouds, range_bounds, valid_ranges
 
@@ -52,13 +52,13 @@ def detect_change_numpy(
     k1 = np.maximum(k, 1)
     srt = np.sort(bn, axis=0)
     med = _median(srt, k1)
-    low = np.take_along_axis(srt, (params.low_quantile * (k1 - 1)).astype(np.int64)[None], axis=0)[0]
-    thr = low - params.low_margin
-    nir_cap = _median(np.sort(np.where(usable[:nb], n[:nb], np.nan), axis=0), k1) * (1.0 + params.nir_rise_max)
+    bx = np.where(usable[:nb], n[:nb], np.nan)
     assessed = (k >= params.min_baseline_observations) & (k > 0)
     watched = assessed & ((forest != 0) if forest is not None else (med >= params.forest_ndvi_min))
     order = season_order(None if dates is None else list(dates[:nb]), None if dates is None else list(dates[nb:]), nb, n_t - nb)
     n_season = params.season_observations if dates is not None else nb
+    n_low = season_window(None if dates is None else list(dates[:nb]), None if dates is None else list(dates[nb:]), nb, n_t - nb,
+                          params.low_window_days)
     status = np.where(watched, NONE, UNASSESSED).astype(np.uint8)
     last = np.full((h, w), -1, np.int64)
     start = np.full((h, w), -1, np.int64)
@@ -68,22 +68,41 @@ def detect_change_numpy(
     for m in range(n_t - nb):
         t = nb + m
         last = np.where(observed[t], m, last)
-        evaluated = watched & observed[t] & (status != HIGH) & (codes[t] != SCL_WATER) & (n[t] > r[t]) & ~(n[t] > nir_cap)
+        evaluated = watched & observed[t] & (status != HIGH) & (codes[t] != SCL_WATER) & (n[t] > r[t])
         vn, vs = ndvi[t], nbr[t]
         vals_n, vals_s = bn[order[m]], bs[order[m]]
         valid = ~np.isnan(vals_n)
         take = valid & (np.cumsum(valid, axis=0) <= n_season)
         j = np.maximum(take.sum(axis=0), 1)
-        rn = _median(np.sort(np.where(take, vals_n, np.nan), axis=0), j)
+        sorted_n = np.sort(np.where(take, vals_n, np.nan), axis=0)
+        rn = _median(sorted_n, j)
         rs = _median(np.sort(np.where(take, vals_s, np.nan), axis=0), j)
-        dropped = evaluated & (vn <= thr) & (rn - vn >= params.ndvi_drop) & (rs - vs >= params.nbr_drop)
+        rx = _median(np.sort(np.where(take, bx[order[m]], np.nan), axis=0), j)
+        evaluated &= ~(n[t] > rx * (1.0 + params.nir_rise_max))  # brighter than the season's NIR: skipped
+        cum = np.cumsum(valid, axis=0)  # the low range: dates within the window, and at least n_season valid ones
+        rank = np.arange(nb)[:, None, None]
+        in_low = valid & ((rank < n_low[m]) | (cum - valid < n_season))
+        jl = np.maximum(in_low.sum(axis=0), 1)
+        sorted_l = np.sort(np.where(in_low, vals_n, np.nan), axis=0)
+        rlow = np.take_along_axis(sorted_l, (params.low_quantile * (jl - 1)).astype(np.int64)[None], axis=0)[0]
+        informative = evaluated & ~(rn < np.minimum(params.forest_ndvi_min, med - params.ndvi_drop))  # not a dormant season
+        if nb == 1:  # the kernel's one-date path compares against the date itself, in this order; any non-drop ends
+            dropped = informative & (rn - vn >= params.ndvi_drop) & (vn <= rn - params.low_margin) & (rs - vs >= params.nbr_drop)
+            ends = informative & ~dropped
+        else:
+            big = (rn - vn >= params.ndvi_drop) & (rs - vs >= params.nbr_drop)
+            ylow = np.take_along_axis(srt, (params.low_quantile * (k1 - 1)).astype(np.int64)[None], axis=0)[0]
+            ylow = np.where(ylow > params.bare_ndvi_max, np.inf, ylow)
+            dropped = informative & big & (vn < rlow - params.low_margin) & (vn < ylow - params.low_margin)
+            recovered = (rn - vn < params.ndvi_drop * params.recovery_share) | (rs - vs < params.nbr_drop * params.recovery_share)
+            ends = informative & ((big & ~dropped) | (~big & recovered))
         fresh = dropped & (start < 0)
         confirms = np.where(fresh, 0, np.where(dropped, confirms + 1, confirms))
         dn0 = np.where(fresh, rn - vn, dn0)
         ds0 = np.where(fresh, rs - vs, ds0)
         start = np.where(fresh, m, start)
         status = np.where(dropped, np.where(confirms >= params.confirm_observations, HIGH, LOW), status).astype(np.uint8)
-        reset = evaluated & ~dropped & (start >= 0)
+        reset = ends & (start >= 0)
         start = np.where(reset, -1, start)
         status = np.where(reset, NONE, status).astype(np.uint8)
     flagged = (status == LOW) | (status == HIGH)

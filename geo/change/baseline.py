@@ -5,12 +5,15 @@ Two references are drawn from a pixel's baseline, so that seasons are not read a
 * the **seasonal reference** of a monitoring date: the median of the ``season_observations``
   valid baseline observations nearest to it in day of year (:func:`season_order` ranks the
   baseline dates once for all pixels; :func:`season_reference` walks that ranking in a kernel);
-* the pixel's **low range**: a low quantile of all its valid baseline observations
-  (:func:`order_statistic`). Leaf-off in deciduous forest and rubber, and harvests, reach it
-  every year; a clearing falls below it.
+* the **low range** of a monitoring date: a low quantile of the pixel's valid baseline NDVI
+  within ``low_window_days`` of it in day of year (and at least its seasonal observations;
+  :func:`season_window` counts those dates, :func:`season_low` takes the quantile). Harvests
+  and leaf-off that the baseline saw within a couple of months of the date reach it; a clearing
+  falls below it. (A low range over the whole year hides every clearing in a deciduous or
+  snowy forest, whose spring is as low as bare soil.)
 
 The numba helpers here are inlined into the kernels of :mod:`geo.change.kernel`. They use only
-comparisons, additions and one halving, so a NumPy version (``tests/geo/numpy_change.py``)
+comparisons, additions and one halving, so a NumPy version (``synthetic/kernel_reference.py``)
 reproduces their results bit for bit.
 """
 
@@ -74,6 +77,21 @@ def season_order(baseline_dates: Sequence[dt.date] | None, monitor_dates: Sequen
     return order
 
 
+def season_window(baseline_dates: Sequence[dt.date] | None, monitor_dates: Sequence[dt.date] | None, n_baseline: int,
+                  n_monitor: int, days: float) -> NDArray[np.int64]:
+    """For each monitoring date, how many baseline dates lie within ``days`` of it in day of year
+    (circular): the first that many entries of its :func:`season_order` row. Without dates, all.
+    """
+    if baseline_dates is None or monitor_dates is None:
+        return np.full(n_monitor, n_baseline, dtype=np.int64)
+    base = np.array([d.timetuple().tm_yday for d in baseline_dates], dtype=np.float64)
+    out = np.empty(n_monitor, dtype=np.int64)
+    for m, day in enumerate(monitor_dates):
+        gap = np.abs(base - day.timetuple().tm_yday) % YEAR_DAYS
+        out[m] = int((np.minimum(gap, YEAR_DAYS - gap) <= days).sum())
+    return out
+
+
 @numba.njit(inline="always", cache=True)
 def sort_prefix(buf, n):  # numba: float64 buffer, sorts buf[:n] in place  # pragma: no cover
     """Insertion sort of the first ``n`` values (n is a few dozen at most)."""
@@ -102,14 +120,14 @@ def order_statistic(buf, n, q):  # numba: float64 buffer sorted over [:n], quant
 
 
 @numba.njit(inline="always", cache=True)
-def season_reference(order_row, ndvi, nir, swir, n_season, buf_n, buf_s):  # pragma: no cover - compiled
-    """Medians of NDVI and of the SWIR index over the ``n_season`` valid baseline observations
-    nearest in season.
+def season_reference(order_row, ndvi, nir, swir, n_season, buf_n, buf_s, buf_x):  # pragma: no cover - compiled
+    """Medians of NDVI, of the SWIR index and of NIR over the ``n_season`` valid baseline
+    observations nearest in season.
 
     ``order_row`` is one row of :func:`season_order`; ``ndvi`` holds a pixel's baseline NDVI by
     date (NaN where invalid), ``nir`` and ``swir`` its reflectances, from which the SWIR index
     ``(nir - swir) / (nir + swir)`` is computed here, for the few dates used. Returns
-    ``(nan, nan)`` when no baseline value is valid.
+    ``(nan, nan, nan)`` when no baseline value is valid.
     """
     j = 0
     for i in range(order_row.shape[0]):
@@ -118,14 +136,35 @@ def season_reference(order_row, ndvi, nir, swir, n_season, buf_n, buf_s):  # pra
         if v == v:
             buf_n[j] = v
             buf_s[j] = (nir[t] - swir[t]) / (nir[t] + swir[t])
+            buf_x[j] = nir[t]
             j += 1
             if j == n_season:
                 break
     if j == 0:
-        return np.nan, np.nan
+        return np.nan, np.nan, np.nan
     sort_prefix(buf_n, j)
     sort_prefix(buf_s, j)
-    return median_sorted(buf_n, j), median_sorted(buf_s, j)
+    sort_prefix(buf_x, j)
+    return median_sorted(buf_n, j), median_sorted(buf_s, j), median_sorted(buf_x, j)
+
+
+@numba.njit(inline="always", cache=True)
+def season_low(order_row, ndvi, n_within, n_season, low_q, buf):  # pragma: no cover - compiled
+    """The ``low_q`` quantile of a pixel's valid baseline NDVI (NaN where invalid) over the first
+    ``n_within`` dates of ``order_row`` (those within the low-range window), taking more until at
+    least ``n_season`` valid values are in; NaN when none is valid."""
+    j = 0
+    for i in range(order_row.shape[0]):
+        if i >= n_within and j >= n_season:
+            break
+        v = ndvi[order_row[i]]
+        if v == v:
+            buf[j] = v
+            j += 1
+    if j == 0:
+        return np.nan
+    sort_prefix(buf, j)
+    return order_statistic(buf, j, low_q)
 
 
 @numba.njit(inline="always", cache=True)

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from geo.change import kernel
-from geo.change.baseline import season_order
+from geo.change.baseline import season_order, season_window
 from geo.change.masks import SCL_WATER, dilate_clouds, range_bounds
 from geo.errors import InputShapeError
 
@@ -51,10 +51,21 @@ class ChangeParams:
         Usable baseline observations a pixel needs to be assessed.
     confirm_observations
         Further drops that make a candidate ``HIGH``.
+    bare_ndvi_max
+        Pixels whose ``low_quantile`` of all baseline NDVI is at or below this were bare in the
+        baseline (fields, swidden): a drop must also fall below that whole-baseline low range
+        (bands path with several baseline dates).
+    recovery_share
+        An informative observation whose NDVI or SWIR-index drop is below this share of
+        ``ndvi_drop`` / ``nbr_drop`` ends a candidate; one in between (partly dropped) neither
+        confirms nor ends it (bands path with several baseline dates; elsewhere any non-drop
+        ends it).
     season_observations
         Baseline observations nearest in day of year whose median is the seasonal reference.
-    low_quantile, low_margin
-        A drop must also reach ``low_margin`` below this quantile of the pixel's baseline NDVI.
+    low_quantile, low_margin, low_window_days
+        A drop must also reach ``low_margin`` below this quantile of the pixel's baseline NDVI
+        within ``low_window_days`` of the date in day of year (at least its
+        ``season_observations`` nearest; the NDVI-only path: over the whole baseline).
     nir_rise_max
         Monitoring observations whose NIR exceeds the baseline's median NIR by more than this
         share are skipped as thin cloud or haze (bands path only).
@@ -64,13 +75,16 @@ class ChangeParams:
 
     invalid_scl_classes: Sequence[int] = (0, 1, 2, 3, 8, 9, 10, 11)
     forest_ndvi_min: float = 0.6
-    ndvi_drop: float = 0.25
-    nbr_drop: float = 0.20
+    ndvi_drop: float = 0.15
+    nbr_drop: float = 0.15
     min_baseline_observations: int = 2
     confirm_observations: int = 1
+    recovery_share: float = 0.5
+    bare_ndvi_max: float = 0.33
     season_observations: int = 5
     low_quantile: float = 0.1
-    low_margin: float = 0.05
+    low_margin: float = 0.0
+    low_window_days: float = 20.0
     nir_rise_max: float = 0.1
     cloud_dilation_px: int = 1
 
@@ -250,12 +264,14 @@ def detect_change(
     codes = dilate_clouds(scl, params.cloud_dilation_px, parallel=parallel) if params.cloud_dilation_px else np.ascontiguousarray(scl, np.uint8)
     out = _result_into(out, rows, cols)
     mask, use_forest, order, n_season, forest_min, low_q, low_margin = _common(params, n_baseline, n_dates, dates, forest)
+    n_low = season_window(None if dates is None else list(dates[:n_baseline]), None if dates is None else list(dates[n_baseline:]),
+                          n_baseline, n_dates - n_baseline, params.low_window_days)
     run = kernel.bands_parallel if parallel else kernel.bands_serial
     run(
         np.ascontiguousarray(red), np.ascontiguousarray(nir), np.ascontiguousarray(swir), codes, n_baseline,
-        *range_bounds(params.invalid_scl_classes), SCL_WATER, mask, use_forest, order, n_season, forest_min, low_q, low_margin,
+        *range_bounds(params.invalid_scl_classes), SCL_WATER, mask, use_forest, order, n_low, n_season, forest_min, low_q, low_margin,
         float(params.ndvi_drop), float(params.nbr_drop), float(params.nir_rise_max), int(params.min_baseline_observations),
-        int(params.confirm_observations),
+        int(params.confirm_observations), float(params.recovery_share), float(params.bare_ndvi_max),
         out.status, out.first, out.last, out.ndvi_drop, out.nbr_drop, out.baseline_ndvi,
     )
     return out

@@ -10,26 +10,34 @@ Per pixel (see :mod:`geo.change.detection` for the parameters):
 
 1. baseline: the NDVI and SWIR index of every *usable* baseline observation (valid SCL, no
    reflectance 0, not water: SCL 6 or NDVI <= 0); fewer than ``min_obs`` leaves the pixel
-   ``UNASSESSED``; its median NDVI is ``base_ndvi``, its low range
-   ``order_statistic(NDVI, low_q) - low_margin``;
+   ``UNASSESSED``; its median NDVI is ``base_ndvi``;
 2. forest: the supplied mask, else median NDVI >= ``forest_min``; other pixels are
    ``UNASSESSED`` (their last valid observation is still recorded, for observation gaps);
-3. monitoring: an observation whose NIR exceeds the baseline's median NIR by more than
-   ``nir_rise`` (a share) is skipped: clouds and haze brighten NIR, clearings darken it; a
-   usable observation *drops* when its NDVI is at or below the low range, and
-   both indices fall below their seasonal reference (:func:`geo.change.baseline.season_reference`) by at
-   least ``d_ndvi`` and ``d_swir``. The first drop makes a ``LOW`` candidate (``first``);
-   ``n_confirm`` further drops make it ``HIGH`` (kept from then on); a usable observation that
-   does not drop before that drops the candidate (regrowth, haze, a cloud SCL missed).
+3. monitoring: the seasonal reference (:func:`geo.change.baseline.season_reference`) is the
+   median NDVI, SWIR index and NIR of the ``n_season`` baseline observations nearest in day of
+   year (any baseline year). An observation whose NIR exceeds that seasonal NIR by more than
+   ``nir_rise`` (a share) is skipped: clouds and haze brighten NIR, clearings darken it (against
+   the whole year's NIR a deciduous forest's summer would always look "too bright"). An observation whose seasonal NDVI
+   reference is below ``forest_min`` and more than ``d_ndvi`` below the pixel's baseline median
+   (a dormant season for it: leaf-off, snow) tells nothing: it is neither a drop nor a recovery.
+   A pixel that was bare in its baseline (the ``low_q`` quantile of all its baseline NDVI at or
+   below ``bare``: fields, swidden) must also fall below that whole-baseline low range: its
+   harvests come when they come, not on the baseline's calendar. Otherwise it *drops* when both indices fall below their
+   seasonal reference by at least ``d_ndvi`` and ``d_swir`` and its NDVI is at least
+   ``low_margin`` below the seasonal low range (harvests and leaf-off seen in the baseline's same
+   season; strictly below it). The first drop makes a ``LOW`` candidate (``first``); ``n_confirm`` further drops
+   make it ``HIGH`` (kept from then on); an informative observation that does not drop before
+   that ends the candidate (regrowth, haze, a cloud SCL missed).
 
 The NDVI-only kernel (``index_*``) is the same without the SWIR and NIR tests, and with one more
 rule: a drop counts only when the seasonal reference is itself forest-green (>= ``forest_min``).
 In a dormant season (winter, leaf-off) NDVI alone cannot tell loss from snow or senescence,
 which the bands kernel does with the SWIR index.
 
-The NDVI test is first done cross-multiplied, ``nir - red <= t * (nir + red)`` with a slack of
-1e-9, so that the divisions and the seasonal reference are computed only for observations that
-can drop; the exact test follows, so the result is that of the divisions.
+While no candidate is open, an observation is first tested cross-multiplied against the highest
+baseline NDVI less ``d_ndvi``, ``nir - red <= t * (nir + red)`` with a slack of 1e-9, so that the
+divisions and the seasonal reference are computed only for observations that can drop; the exact
+test follows, so the result is that of the divisions.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from geo.change.baseline import season_median, season_reference
+from geo.change.baseline import season_low, season_median, season_reference
 from geo.change.masks import in_ranges
 
 NONE, LOW, HIGH = 0, 1, 2
@@ -46,16 +54,16 @@ _SLACK = 1e-9
 
 
 @numba.njit(inline="always", cache=True)
-def _advance(dropped, m, start, confirms, st, n_confirm):  # pragma: no cover - compiled
-    """A usable monitoring observation ``m``: the candidate's ``(start, confirms, status, began)``
-    after it. A drop starts a candidate (``began``: the caller records its drops) or confirms
-    it; an observation that does not drop ends the candidate."""
-    if dropped:
+def _advance(verdict, m, start, confirms, st, n_confirm):  # pragma: no cover - compiled
+    """An informative monitoring observation ``m``: the candidate's ``(start, confirms, status,
+    began)`` after it. ``verdict`` 1, a drop, starts a candidate (``began``: the caller records its
+    drops) or confirms it; -1, a recovery, ends the candidate; 0 (partly dropped) changes nothing."""
+    if verdict > 0:
         if start < 0:
             return m, 0, (HIGH if n_confirm <= 0 else LOW), True
         confirms += 1
         return start, confirms, (HIGH if confirms >= n_confirm else LOW), False
-    if start >= 0:
+    if verdict < 0 and start >= 0:
         return -1, confirms, NONE, False
     return start, confirms, st, False
 
@@ -77,10 +85,10 @@ def _write(r, c, st, start, lst, med, dn0, ds0, status, first, last, drop_ndvi, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season,
-               forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
+def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_low, n_season,
+               forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare,
                status, first, last, drop_ndvi, drop_swir, base_ndvi,
-               bn, bx, bz, srt, snir, sn, ss):  # pragma: no cover - compiled
+               bn, bx, bz, srt, snir, sn, ss, sx):  # pragma: no cover - compiled
     n_t, _, n_c = red.shape
     n_mon = n_t - n_base
     for c in range(n_c):
@@ -96,14 +104,13 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
                 bx[t] = x  # the SWIR index is computed only when needed (season_reference)
                 bz[t] = z
                 srt[k] = v
-                snir[k] = x
                 k += 1
             else:
                 bn[t] = np.nan
         st = UNASSESSED
         med = np.nan
         thr = 0.0
-        nir_cap = 0.0
+        ylow = np.inf
         watched = False
         if k >= min_obs and k > 0:
             # the sorts and order statistics of geo.change.baseline, written out: handing the scratch
@@ -115,20 +122,12 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
                     srt[j + 1] = srt[j]
                     j -= 1
                 srt[j + 1] = v
-                v = snir[i]
-                j = i - 1
-                while j >= 0 and snir[j] > v:
-                    snir[j + 1] = snir[j]
-                    j -= 1
-                snir[j + 1] = v
             h = k // 2
-            if k % 2 == 1:
-                med = srt[h]
-                nir_cap = snir[h] * (1.0 + nir_rise)
-            else:
-                med = (srt[h - 1] + srt[h]) / 2.0
-                nir_cap = (snir[h - 1] + snir[h]) / 2.0 * (1.0 + nir_rise)
-            thr = srt[int(low_q * (k - 1))] - low_margin
+            med = srt[h] if k % 2 == 1 else (srt[h - 1] + srt[h]) / 2.0
+            thr = srt[k - 1] - d_ndvi  # no observation above this can drop from any seasonal reference
+            ylow = srt[int(low_q * (k - 1))]  # the whole baseline's low range
+            if ylow > bare:  # never bare in the baseline: the seasonal low range alone applies
+                ylow = np.inf
             watched = forest[r, c] != 0 if use_forest else med >= forest_min
             if watched:
                 st = NONE
@@ -150,21 +149,22 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
                 continue
             x = np.float64(xi)
             y = np.float64(yi)
-            if x > nir_cap:  # brighter than the baseline in NIR: thin cloud or haze, not a clearing
+            if start < 0 and x - y > (thr + _SLACK) * (x + y):
+                continue  # cannot drop, and no candidate to end: nothing changes
+            vn = (x - y) / (x + y)
+            z = np.float64(zi)
+            vs = (x - z) / (x + z)
+            rn, rs, rx = season_reference(order[m], bn, bx, bz, n_season, sn, ss, sx)
+            if x > rx * (1.0 + nir_rise):  # brighter in NIR than the season's baseline: thin cloud or haze
                 continue
-            dropped = False
-            rn = 0.0
-            rs = 0.0
-            vn = 0.0
-            vs = 0.0
-            if x - y <= (thr + _SLACK) * (x + y):
-                vn = (x - y) / (x + y)
-                if vn <= thr:
-                    z = np.float64(zi)
-                    vs = (x - z) / (x + z)
-                    rn, rs = season_reference(order[m], bn, bx, bz, n_season, sn, ss)
-                    dropped = rn - vn >= d_ndvi and rs - vs >= d_swir
-            start, confirms, st, began = _advance(dropped, m, start, confirms, st, n_confirm)
+            if rn < min(forest_min, med - d_ndvi):  # a dormant season (leaf-off, snow): neither a drop nor a recovery
+                continue
+            verdict = 1 if rn - vn >= d_ndvi and rs - vs >= d_swir else 0
+            if verdict == 1 and (vn >= season_low(order[m], bn, n_low[m], n_season, low_q, snir) - low_margin or vn >= ylow - low_margin):
+                verdict = -1  # within the baseline's own range (for the season; for fields bare in it, any time): harvest, leaf-off
+            elif verdict == 0 and (rn - vn < d_ndvi * recovery or rs - vs < d_swir * recovery):
+                verdict = -1  # recovered (regrowth, or the drop was haze or a cloud the SCL missed)
+            start, confirms, st, began = _advance(verdict, m, start, confirms, st, n_confirm)
             if began:
                 dn0 = rn - vn
                 ds0 = rs - vs
@@ -215,22 +215,22 @@ def _bands_row_one(r, red, nir, swir, scl, lo0, hi0, lo1, hi1, lo2, hi2, water, 
             if x > cap[c]:  # brighter than the baseline in NIR: thin cloud or haze
                 continue
             m = med[c]
-            thr = m - low_margin
+            thr = min(m - low_margin, m - d_ndvi)
             dropped = False
             rs = 0.0
             vn = 0.0
             vs = 0.0
             if x - y <= (thr + _SLACK) * (x + y):
                 vn = (x - y) / (x + y)
-                if vn <= thr:
+                if m - vn >= d_ndvi and vn <= m - low_margin:
                     z = np.float64(zi)
                     vs = (x - z) / (x + z)
                     x0 = np.float64(nir[0, r, c])
                     z0 = np.float64(swir[0, r, c])
                     rs = (x0 - z0) / (x0 + z0)
-                    dropped = m - vn >= d_ndvi and rs - vs >= d_swir
+                    dropped = rs - vs >= d_swir
             if dropped or start[c] >= 0:  # else nothing changes: no stores
-                start[c], confirms[c], st, began = _advance(dropped, t - 1, start[c], confirms[c], st, n_confirm)
+                start[c], confirms[c], st, began = _advance(1 if dropped else -1, t - 1, start[c], confirms[c], st, n_confirm)
                 status[r, c] = st
                 if began:
                     drop_ndvi[r, c] = m - vn
@@ -246,8 +246,8 @@ def _bands_row_one(r, red, nir, swir, scl, lo0, hi0, lo1, hi1, lo2, hi2, water, 
 
 
 @numba.njit(parallel=True, cache=True)
-def bands_parallel(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season,
-                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
+def bands_parallel(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_low, n_season,
+                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare,
                    status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
     nb = max(n_base, 1)
     ns = max(n_season, 1)
@@ -259,20 +259,20 @@ def bands_parallel(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wa
                            status, first, last, drop_ndvi, drop_swir, base_ndvi,
                            np.empty(n_c), np.empty(n_c), np.empty(n_c, np.int64), np.empty(n_c, np.int64))
             continue
-        _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season,
-                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
+        _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_low, n_season,
+                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare,
                    status, first, last, drop_ndvi, drop_swir, base_ndvi,
-                   np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb), np.empty(ns), np.empty(ns))
+                   np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb), np.empty(ns), np.empty(ns), np.empty(ns))
 
 
 @numba.njit(cache=True, nogil=True)
-def bands_serial(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season,
-                 forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
+def bands_serial(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_low, n_season,
+                 forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare,
                  status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
     nb = max(n_base, 1)
     ns = max(n_season, 1)
     bn, bx, bz, srt, snir = np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb)
-    sn, ss = np.empty(ns), np.empty(ns)
+    sn, ss, sx = np.empty(ns), np.empty(ns), np.empty(ns)
     n_c = red.shape[2]
     med, cap, start, confirms = np.empty(n_c), np.empty(n_c), np.empty(n_c, np.int64), np.empty(n_c, np.int64)
     for r in range(red.shape[1]):
@@ -281,9 +281,9 @@ def bands_serial(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wate
                            forest_min, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
                            status, first, last, drop_ndvi, drop_swir, base_ndvi, med, cap, start, confirms)
             continue
-        _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_season,
-                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm,
-                   status, first, last, drop_ndvi, drop_swir, base_ndvi, bn, bx, bz, srt, snir, sn, ss)
+        _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_low, n_season,
+                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare,
+                   status, first, last, drop_ndvi, drop_swir, base_ndvi, bn, bx, bz, srt, snir, sn, ss, sx)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -341,7 +341,7 @@ def _index_row(r, ndvi, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest
                 if rn < forest_min:  # a dormant season: NDVI alone cannot tell loss from winter
                     continue
                 dropped = rn - v >= d_ndvi
-            start, confirms, st, began = _advance(dropped, m, start, confirms, st, n_confirm)
+            start, confirms, st, began = _advance(1 if dropped else -1, m, start, confirms, st, n_confirm)
             if began:
                 dn0 = rn - v
         _write(r, c, st, start, lst, med, dn0, np.nan, status, first, last, drop_ndvi, drop_swir, base_ndvi)

@@ -21,7 +21,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from ingest.errors import SourceError
-from ingest.imagery.local import LocalScene
+from ingest.imagery.local import LocalScene, cloud_to_scl
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +93,12 @@ class SceneReader:
     def bands(self, index: int, win: Window, bands: Sequence[str]) -> NDArray[np.uint16]:
         """Bands of scene ``index`` over a window of the reference grid, as :func:`read_bands`."""
         scene = self.scenes[index]
-        missing = [b for b in bands if b not in scene.bands]
+        missing = [b for b in bands if not scene.has(b)]
         if missing:
             raise SourceError(str(scene.path), f"lacks band(s) {missing}")
         src = self._open[index][0]
         try:
-            data = _read(src, [scene.bands[b] for b in bands], win, self.ref.width, self.ref.height)
+            data = _read(src, [scene.index(b) for b in bands], win, self.ref.width, self.ref.height)
         except rasterio.errors.RasterioIOError as err:
             raise SourceError(str(scene.path), f"cannot read window {win}: {err}") from err
         return _as_dn(data, scene, bands)
@@ -119,10 +119,11 @@ class SceneReader:
         out = arrays
         for t, scene in enumerate(self.scenes):
             src = self._open[t][0]
-            missing = [b for b in bands if b not in scene.bands]
+            missing = [b for b in bands if not scene.has(b)]
             if missing:
                 raise SourceError(str(scene.path), f"lacks band(s) {missing}")
-            if scene.scale != REFLECTANCE_SCALE or not all(np.dtype(src.dtypes[scene.bands[b] - 1]).kind == "u" for b in bands):
+            if (scene.scale != REFLECTANCE_SCALE or scene.nodata is not None or scene.cloud_band is not None
+                    or not all(np.dtype(src.dtypes[scene.index(b) - 1]).kind == "u" for b in bands)):
                 data = self.bands(t, win, bands)
                 for k, b in enumerate(bands):
                     out[b][t] = data[k]
@@ -137,19 +138,25 @@ class SceneReader:
             rows, cols = slice(r0, r0 + int(inner.height)), slice(c0, c0 + int(inner.width))
             try:
                 for b in bands:
-                    src.read(scene.bands[b], window=inner, out=out[b][t][rows, cols])
+                    src.read(scene.index(b), window=inner, out=out[b][t][rows, cols])
             except rasterio.errors.RasterioIOError as err:
                 raise SourceError(str(scene.path), f"cannot read window {win}: {err}") from err
         return out
 
 
 def _as_dn(data: NDArray[np.generic], scene: LocalScene, bands: Sequence[str]) -> NDArray[np.uint16]:
-    """Reflectance x 10 000 as uint16 (floats 0-1 scaled and rounded, NaN to 0); SCL as it is."""
-    if data.dtype == np.uint16:
+    """Reflectance x 10 000 as uint16 (floats 0-1 scaled and rounded; NaN, negative values and the
+    declared nodata to 0); SCL as it is, or SCL codes made from a 0/1 cloud band (:func:`cloud_to_scl`)."""
+    if data.dtype == np.uint16 and scene.nodata is None and scene.cloud_band is None:
         return data.astype(np.uint16, copy=False)
     out = np.empty(data.shape, np.uint16)
     for k, name in enumerate(bands):
+        if name == "SCL" and scene.cloud_band is not None:
+            out[k] = cloud_to_scl(data[k])
+            continue
         values = np.nan_to_num(data[k].astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        if name != "SCL" and scene.nodata is not None:
+            values[data[k] == scene.nodata] = 0.0
         if name != "SCL" and scene.scale != REFLECTANCE_SCALE:
             values *= REFLECTANCE_SCALE / scene.scale
         out[k] = np.clip(np.rint(values), 0, 65535)

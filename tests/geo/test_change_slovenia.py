@@ -52,6 +52,7 @@ def test_real_winters_are_not_read_as_clearings(series, watch):
     objects = clearing_objects(r, T, "EPSG:32633", dates[n_base:], mmu_ha=0.5)
     patch_ha = ndvi.shape[1] * ndvi.shape[2] * 0.01
     assert objects["area_ha"].sum() < 0.005 * patch_ha, objects
+    assert not (objects["area_ha"] >= 0.5).any(), objects  # no alert of 0.5 ha or more
     assert (r.status == HIGH).mean() < 0.005
     assert np.isin(r.status, [LOW, HIGH]).mean() < 0.015  # unconfirmed candidates on the cloud-edged last date
 

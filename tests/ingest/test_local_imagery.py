@@ -56,7 +56,7 @@ def test_date_from_file_name_and_float_scale(tmp_path):
     [
         (lambda p: tif(p / "nodate.tif", date_tag=None), "no acquisition date"),
         (lambda p: tif(p / "x_20240230.tif", date_tag=None), "not a real date"),
-        (lambda p: tif(p / "few.tif", bands=["B04", "B08", "SCL"]), "lack ['B11', 'B12']"),
+        (lambda p: tif(p / "few.tif", bands=["B04", "B08", "SCL"]), "lack SWIR (B12 or B11); the minimum is red B04, a NIR band"),
         (lambda p: tif(p / "geo.tif", crs="EPSG:4326"), "needs a projected CRS"),
         (lambda p: (p / "vrt.tif").write_text("<VRTDataset rasterXSize='1' rasterYSize='1'></VRTDataset>") and p / "vrt.tif", "not a readable GeoTIFF"),
         (lambda p: (p / "trunc.tif").write_bytes(tif(p / "full.tif").read_bytes()[:300]) and p / "trunc.tif", "not a readable GeoTIFF"),
@@ -74,7 +74,7 @@ def test_no_band_descriptions_is_named(tmp_path):
     with rasterio.open(path, "w", driver="GTiff", width=8, height=8, count=5, dtype="uint16", crs="EPSG:32648",
                        transform=from_origin(760000, 1510000, 10, 10)) as ds:
         ds.write(np.ones((5, 8, 8), dtype="uint16"))
-    with pytest.raises(SourceError, match="its 5 band.s. have no descriptions; describe the bands as B04 B08 B11 B12 SCL B02 B03 B8A"):
+    with pytest.raises(SourceError, match="its 5 band.s. have no descriptions; describe them by band name: red B04, a NIR band .B08 or B8A., a SWIR band .B12 or B11. and a mask"):
         open_scene(path)
 
 

@@ -69,3 +69,17 @@ def test_analyse_twice_changes_nothing(tmp_path):
         counts = {layer: store.count(layer) for layer in first}
     assert counts == {layer: len(frame) for layer, frame in first.items()}
     assert run.message.startswith("8 clearing(s) assessed")
+
+
+def test_analysis_confidence_high_matches_and_counts_confirmed_clearings_only(tmp_path):
+    every = outputs(tmp_path / "a.gpkg", {})
+    with open_store(tmp_path / "b.gpkg") as store:
+        for layer, frame in records().items():
+            store.upsert(layer, frame)
+        run = analyse(store, load_settings({}, data_dir=tmp_path, analysis_confidence="high"))
+        links = pd.DataFrame(store.read("links"))
+        clearings = pd.DataFrame(store.read("clearings"))
+    high = set(records()["clearings"].query("confidence == 'high'")["clearing_id"])
+    assert set(links["clearing_id"]) <= high and set(every["links"]["clearing_id"]) - high  # low ones were linked with "all"
+    assert clearings["flags"].notna().all()  # every clearing is still flagged
+    assert "matching and hotspots use confirmed (high) clearings only (4, setting analysis_confidence)" in run.message
