@@ -43,7 +43,9 @@ def test_entity_declarations_are_refused_by_defusedxml(file, expected, refusal):
 
 def test_a_clean_workbook_still_reads():
     table = read_xlsx_table(BAD / "seizures_formula.xlsx", limits=Limits())
-    assert table.rows == [2, 3] and table.columns["seizure_id"] == ["X-1", "X-2"]
+    # row 2 holds a formula cell: rejected by the reader (values only), the other row read
+    assert table.rows == [3] and table.columns["seizure_id"] == ["X-2"]
+    assert [(r.feature, r.field) for r in table.rejects] == [(2, "notes")] and "a formula cell" in table.rejects[0].reason
 
 
 def test_refused_when_openpyxl_would_parse_without_defusedxml(monkeypatch):
