@@ -33,3 +33,11 @@ class LayerError(EcowatchError, KeyError):
 
 class BBoxError(EcowatchError, ValueError):
     """A bounding box that is not four finite lon/lat numbers with west < east and south < north."""
+
+
+class AccessError(LayerError, PermissionError):
+    """A role asked for a layer (or rows of it) that it may not read."""
+
+
+class AccountError(EcowatchError, ValueError):
+    """A user name, role, password or e-mail that cannot be used, or an account that does not exist."""
