@@ -125,14 +125,29 @@ def background_server(app: Flask, *, production: bool = True, threads: int = 4) 
     ``production=False``, werkzeug's threaded development server).
     """
     if production:
+        from waitress import wasyncore  # type: ignore[import-untyped]
+
         server = production_server(app, "127.0.0.1", 0, threads=threads)
         port = server.effective_port
-        thread = threading.Thread(target=server.run, name="ecowatch-waitress", daemon=True)
+        stop = threading.Event()
+
+        def serve_until_stopped() -> None:
+            # waitress's own run() loops until its sockets are closed; closing them from another
+            # thread while it sits in select() fails there with EBADF. Poll in short turns
+            # instead, and close the sockets here, on the loop's thread, once asked to stop.
+            try:
+                while not stop.is_set():
+                    wasyncore.loop(timeout=0.05, map=server._map, count=1)
+            finally:
+                server.task_dispatcher.shutdown()
+                wasyncore.close_all(server._map)
+
+        thread = threading.Thread(target=serve_until_stopped, name="ecowatch-waitress", daemon=True)
         thread.start()
         try:
             yield f"http://127.0.0.1:{port}"
         finally:
-            server.close()
+            stop.set()
             thread.join(timeout=10)
         return
     dev = make_dev_server("127.0.0.1", 0, app, threaded=True)
