@@ -56,11 +56,15 @@ class Store(Protocol):
         where: Mapping[str, Any] | None = None,
         columns: Sequence[str] | None = None,
         limit: int | None = None,
+        order_by: Sequence[str] = (),
+        offset: int = 0,
     ) -> pd.DataFrame:
         """Rows of ``layer`` (a GeoDataFrame in EPSG:4326 for spatial layers).
 
         ``bbox`` is (west, south, east, north) in degrees and uses the spatial index; ``where`` maps
-        field names to a value or a list of values (equality / IN).
+        field names to a value, a list of values (equality / IN) or a :mod:`layers.conditions`
+        condition (ranges, list members). ``order_by`` names fields, ``-name`` for descending;
+        rows come in that order, then in insertion order; ``offset`` skips as many first.
         """
         ...
 
