@@ -20,7 +20,8 @@ of them are clearings, ``p_h = c_h / n_h``.
   variance of a combined ratio estimator (Stehman 2014, eq. 28; Olofsson eq. 7 for two classes).
 
 Intervals are ``estimate +- z * SE`` with ``z = 1.96`` (95 %). A stratum needs two labelled units
-for a variance; an estimate over strata needs a label in each of them.
+for a variance, unless all its alerts were labelled (a census: no sampling error); an estimate
+over strata needs a label in each of them.
 """
 
 from __future__ import annotations
@@ -76,9 +77,12 @@ class AccuracyReport:
         return None if p is None else Estimate(1.0 - p.value, p.half_width)
 
 
-def _share(decided: int, confirmed: int) -> tuple[float, float | None]:
-    """``p_h`` and its variance ``p (1 - p) / (n - 1)`` (``None`` below two units)."""
+def _share(decided: int, confirmed: int, units: int | None = None) -> tuple[float, float | None]:
+    """``p_h`` and its variance ``p (1 - p) / (n - 1)`` (``None`` below two units; 0 when every
+    one of the stratum's ``units`` alerts was decided: a census has no sampling error)."""
     p = confirmed / decided
+    if units is not None and decided >= units:
+        return p, 0.0
     return p, (p * (1 - p) / (decided - 1) if decided > 1 else None)
 
 
@@ -100,7 +104,7 @@ def estimate(strata: pd.DataFrame, z: float = Z95) -> AccuracyReport:
             raise ValueError(f"stratum {row.stratum}: {c} confirmed of {n} decided")
         acc = None
         if n:
-            p, var = _share(n, c)
+            p, var = _share(n, c, int(row.units) if bool(row.alert) else None)
             acc = Estimate(p, None if var is None else z * math.sqrt(var))
         results.append(StratumResult(str(row.stratum), bool(row.alert), int(row.units), float(row.area_ha), n, c, acc))
     alerts = [r for r in results if r.alert]
@@ -119,7 +123,7 @@ def _users(alerts: list[StratumResult], z: float, notes: list[str]) -> Estimate 
         return None
     total = sum(r.units for r in alerts)
     w = np.array([r.units / total for r in alerts])
-    shares = [_share(r.decided, r.confirmed) for r in alerts]
+    shares = [_share(r.decided, r.confirmed, r.units) for r in alerts]
     value = float(np.sum(w * [p for p, _ in shares]))
     if any(v is None for _, v in shares):
         return Estimate(value, None)
@@ -143,9 +147,10 @@ def _area(results: list[StratumResult], z: float, notes: list[str]) -> tuple[Est
     p = np.array([r.confirmed for r in results], dtype=float) / n
     alert = np.array([r.alert for r in results])
     cleared = float(np.sum(W * p))
+    census = alert & (n >= np.array([r.units for r in results]))
     with np.errstate(divide="ignore", invalid="ignore"):
-        var_h = np.where(n > 1, p * (1 - p) / (n - 1), np.nan)
-    estimable = bool(np.all(n > 1))
+        var_h = np.where(census, 0.0, np.where(n > 1, p * (1 - p) / (n - 1), np.nan))
+    estimable = bool(np.all(np.isfinite(var_h)))
     area = Estimate(total * cleared, total * z * math.sqrt(float(np.sum(W ** 2 * var_h))) if estimable else None)
     if cleared <= 0:
         notes.append("no reviewed unit is a clearing: producer's accuracy (omission) is undefined")
@@ -153,8 +158,8 @@ def _area(results: list[StratumResult], z: float, notes: list[str]) -> tuple[Est
     ratio = float(np.sum(W * p * alert)) / cleared
     if not estimable:
         return area, Estimate(ratio, None)
-    # s2_x = n p (1 - p) / (n - 1); y = x in alert strata, 0 elsewhere
-    s2_x = n * p * (1 - p) / (n - 1)
+    # s2_x / n = p (1 - p) / (n - 1) (0 for a census); y = x in alert strata, 0 elsewhere
+    s2_x = n * var_h
     term = np.where(alert, (1 - ratio) ** 2 * s2_x, ratio ** 2 * s2_x)
     var_r = float(np.sum(W ** 2 * term / n)) / cleared ** 2
     return area, Estimate(ratio, z * math.sqrt(var_r))

@@ -251,7 +251,7 @@ LAYERS: tuple[Layer, ...] = (
         ),
         key=("clearing_id",),
         # the review queue: risk, then confidence ("high" sorts before "low"), within a status
-        indexes=(("review_status", "-risk", "confidence", "clearing_id"), ("-risk", "confidence", "clearing_id"), ("aoi", "first_detected")), popup=("clearing_id", "area_ha", "first_detected", "confidence", "flags", "reasons", "risk", "review_status"),
+        indexes=(("review_status", "-risk", "confidence", "clearing_id"), ("-risk", "confidence", "clearing_id"), ("aoi", "first_detected"), ("merged_into",)), popup=("clearing_id", "area_ha", "first_detected", "confidence", "flags", "reasons", "risk", "review_status"),
         style={"color": "#d50000", "weight": 2, "fillColor": "#ff1744", "fillOpacity": 0.5}, min_zoom=MIN_ZOOM_DETAIL,
     ),
     Layer(

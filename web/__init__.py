@@ -1,7 +1,8 @@
 """The Flask map app: ``create_app(settings)`` and ``serve(settings, host, port)``.
 
 One blueprint per feature: :mod:`web.map` (the page), :mod:`web.api` (JSON features), and
-:mod:`web.error_pages` (JSON errors under ``/api``, HTML elsewhere). The app reads the store
+:mod:`web.error_pages` (JSON errors under ``/api``, HTML elsewhere), and the review desk
+(:mod:`web.review`, :mod:`web.review_files`, :mod:`web.review_sample`). The app reads the store
 through :mod:`layers` only; it writes no SQL and computes no analysis.
 """
 
@@ -19,6 +20,10 @@ from web.app_state import EXTENSION_KEY, AppState
 from web.error_pages import bp as error_pages_bp
 from web.hosts import install_host_check
 from web.map import bp as map_bp
+from web.review import bp as review_bp
+from web.review_files import bp as review_files_bp
+from web.review_sample import bp as review_sample_bp
+from web.review_view import with_query
 from web.security import install_headers
 from web.server import serve
 
@@ -54,6 +59,9 @@ def create_app(settings: Settings, store_url: str | None = None, *, role: Role =
     app.register_blueprint(error_pages_bp)
     app.register_blueprint(map_bp)
     app.register_blueprint(api_bp)
+    for desk in (review_bp, review_files_bp, review_sample_bp):
+        app.register_blueprint(desk)
+    app.add_template_filter(with_query, "with_query")
     install_headers(app)
     logger.debug("created map app for store %s", store_url or settings.store_url)
     return app
