@@ -303,6 +303,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None, store: str | N
         raise JobFailed(f"cannot serve on {host or settings.host}:{port or settings.port}: {err}") from err
 
 
+from cli.accuracy import accuracy as _accuracy  # noqa: E402 - a command in its own module
+
+cli.add_command(_accuracy)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="ecowatch")
