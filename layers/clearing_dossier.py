@@ -31,7 +31,7 @@ class Dossier:
     trail: pd.DataFrame
     links: pd.DataFrame
     seizures: pd.DataFrame
-    touches: dict[str, pd.DataFrame]
+    touches: dict[str, gpd.GeoDataFrame]
     run: dict[str, Any] | None
     merged_from: list[str] = field(default_factory=list)
 
@@ -60,12 +60,12 @@ def clearing_dossier(store: Store, clearing_id: str, role: Role) -> Dossier | No
     row = rows.iloc[0]
     clearing = {k: _plain(v) for k, v in row.items()}
     geom = row.geometry
-    touches: dict[str, pd.DataFrame] = {}
+    touches: dict[str, gpd.GeoDataFrame] = {}
     for name in _REF_LAYERS:
         layer = get_layer(name)
         near = read_redacted(store, layer, role, bbox=tuple(geom.bounds))  # type: ignore[arg-type]
         hit = near[near.intersects(geom)] if len(near) else near
-        touches[name] = pd.DataFrame(hit.drop(columns=hit.geometry.name)) if len(hit) else pd.DataFrame(columns=layer.field_names)
+        touches[name] = hit
     links = redact(get_layer("links"), store.read("links", where={"clearing_id": clearing_id}, order_by=["-score"]), role)
     seizures = pd.DataFrame()
     if len(links) and "seizure_id" in links.columns:

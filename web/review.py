@@ -29,7 +29,7 @@ from layers.reviews import DECISIONS, DISMISS_REASONS, Decision, decide, decide_
 from web.app_state import get_store
 from web.errors import BadRequestError, NotFoundError
 from web.review_access import DECIDE_ROLES, DESK_ROLES, check_csrf, csrf_token, current_role, current_user_name, require_role
-from web.review_view import chip_names, page_response, records, seizure_rows
+from web.review_view import chip_names, map_features, page_response, records, seizure_rows
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def _render_clearing(cid: str, status: int = 200, conflict: ReviewConflict | Non
         seizure_columns=seizure_columns, seizures=seizures,
         reasons=DISMISS_REASONS, decisions=DECISIONS, csrf_token=csrf_token(), conflict=conflict,
         user=current_user_name(), role=role(),
-        geojson=orjson.dumps({"type": "Feature", "geometry": dossier.clearing["geometry"].__geo_interface__, "properties": {}}).decode(),
+        geojson=orjson.dumps(map_features(dossier.clearing, dossier.touches)).decode(),
     )
     return page_response(html, status)
 

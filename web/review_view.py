@@ -43,6 +43,8 @@ def _value(v: Any) -> Any:
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The rows of ``frame`` as dicts: missing values ``None``, dates as dates (templates show them plainly)."""
+    if hasattr(frame, "geometry") and frame.geometry.name in frame.columns:
+        frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     return [{k: _value(v) for k, v in rec.items()} for rec in frame.to_dict("records")]
 
 
@@ -61,6 +63,18 @@ def seizure_rows(links: pd.DataFrame, seizures: pd.DataFrame) -> tuple[list[str]
         rows.append({**{c: rec.get(c) for c in columns}, "distance_km": link.get("distance_km"), "lag_days": link.get("lag_days"),
                      "score": link.get("score")})
     return columns, rows
+
+
+def map_features(clearing: dict[str, Any], touches: dict[str, Any]) -> dict[str, Any]:
+    """GeoJSON for the small map: the clearing, and the outlines of what it touches (``kind`` says which)."""
+    import shapely
+
+    features = [{"type": "Feature", "geometry": shapely.geometry.mapping(clearing["geometry"]), "properties": {"kind": "clearing"}}]
+    for kind, frame in touches.items():
+        for geom in getattr(frame, "geometry", []):
+            if geom is not None and not geom.is_empty:
+                features.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": {"kind": kind}})
+    return {"type": "FeatureCollection", "features": features}
 
 
 def with_query(path: str, pairs: list[tuple[str, str]]) -> str:

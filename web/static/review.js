@@ -18,6 +18,16 @@
     if (!help) return;
     if (help.open) help.close(); else help.showModal();
   }
+  /* a chip that cannot be had (no imagery kept): say so instead of a broken image */
+  document.querySelectorAll(".ew-chips img").forEach((img) => {
+    const missing = () => {
+      const note = document.createElement("span");
+      note.className = "ew-chip-missing";
+      note.textContent = "no imagery for this chip";
+      img.replaceWith(note);
+    };
+    if (img.complete && img.naturalWidth === 0) missing(); else img.addEventListener("error", missing);
+  });
   document.querySelectorAll("[data-help]").forEach((b) => b.addEventListener("click", toggleHelp));
 
   /* ---- the queue: a selected row, decisions in place ---- */
@@ -77,6 +87,7 @@
   }
   if (dismiss) {
     dismiss.addEventListener("keydown", (event) => {
+      event.stopPropagation();  // the page's own keys stay out of the dialog
       if (event.target.tagName === "TEXTAREA") return;
       const radio = dismiss.querySelector("input[data-key='" + event.key + "']");
       if (radio) { radio.checked = true; event.preventDefault(); }
@@ -140,7 +151,7 @@
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === "?") { toggleHelp(); event.preventDefault(); return; }
-    if (typing(event) || (help && help.open) || (dismiss && dismiss.open)) return;
+    if (typing(event) || (help && help.open) || (dismiss && dismiss.open) || event.target.closest("dialog")) return;
     const done = (page === "queue" || page === "sample") ? queueKey(event) : pageKey(event);
     if (done) event.preventDefault();
   });
