@@ -142,24 +142,24 @@ def _area(results: list[StratumResult], z: float, notes: list[str]) -> tuple[Est
     if total <= 0:
         notes.append("the strata have no mapped area")
         return None, None
-    W = np.array([r.area_ha / total for r in results])
+    w_area = np.array([r.area_ha / total for r in results])
     n = np.array([r.decided for r in results], dtype=float)
     p = np.array([r.confirmed for r in results], dtype=float) / n
     alert = np.array([r.alert for r in results])
-    cleared = float(np.sum(W * p))
+    cleared = float(np.sum(w_area * p))
     census = alert & (n >= np.array([r.units for r in results]))
     with np.errstate(divide="ignore", invalid="ignore"):
         var_h = np.where(census, 0.0, np.where(n > 1, p * (1 - p) / (n - 1), np.nan))
     estimable = bool(np.all(np.isfinite(var_h)))
-    area = Estimate(total * cleared, total * z * math.sqrt(float(np.sum(W ** 2 * var_h))) if estimable else None)
+    area = Estimate(total * cleared, total * z * math.sqrt(float(np.sum(w_area ** 2 * var_h))) if estimable else None)
     if cleared <= 0:
         notes.append("no reviewed unit is a clearing: producer's accuracy (omission) is undefined")
         return area, None
-    ratio = float(np.sum(W * p * alert)) / cleared
+    ratio = float(np.sum(w_area * p * alert)) / cleared
     if not estimable:
         return area, Estimate(ratio, None)
     # s2_x / n = p (1 - p) / (n - 1) (0 for a census); y = x in alert strata, 0 elsewhere
     s2_x = n * var_h
     term = np.where(alert, (1 - ratio) ** 2 * s2_x, ratio ** 2 * s2_x)
-    var_r = float(np.sum(W ** 2 * term / n)) / cleared ** 2
+    var_r = float(np.sum(w_area ** 2 * term / n)) / cleared ** 2
     return area, Estimate(ratio, z * math.sqrt(var_r))

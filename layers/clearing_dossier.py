@@ -63,7 +63,7 @@ def clearing_dossier(store: Store, clearing_id: str, role: Role) -> Dossier | No
     touches: dict[str, gpd.GeoDataFrame] = {}
     for name in _REF_LAYERS:
         layer = get_layer(name)
-        near = read_redacted(store, layer, role, bbox=tuple(geom.bounds))  # type: ignore[arg-type]
+        near = read_redacted(store, layer, role, bbox=tuple(geom.bounds))
         hit = near[near.intersects(geom)] if len(near) else near
         touches[name] = hit
     links = redact(get_layer("links"), store.read("links", where={"clearing_id": clearing_id}, order_by=["-score"]), role)

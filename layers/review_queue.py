@@ -56,10 +56,8 @@ def neighbour(store: Store, flt: ClearingFilter, position: int, current: str, st
     start = max(position - 2, 0)
     rows = store.read("clearings", where=_where(flt), columns=["clearing_id"], order_by=QUEUE_ORDER, limit=6, offset=start)
     ids = [str(c) for c in rows["clearing_id"]]
-    if current in ids:
-        i = ids.index(current) + step
-    else:  # it left the queue: the row now at its position is the next one
-        i = position - start + (0 if step > 0 else -1)
+    # when it left the queue, the row now at its position is the next one
+    i = ids.index(current) + step if current in ids else position - start + (0 if step > 0 else -1)
     if not 0 <= i < len(ids):
         return None
     return ids[i], start + i

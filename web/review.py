@@ -18,7 +18,8 @@ import re
 from typing import Any
 
 import orjson
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 
 from layers.clearing_dossier import clearing_dossier
 from layers.errors import FilterError, ReviewConflict, ReviewError
@@ -28,7 +29,15 @@ from layers.review_queue import neighbour, queue_page
 from layers.reviews import DECISIONS, DISMISS_REASONS, Decision, decide, decide_many
 from web.app_state import get_store
 from web.errors import BadRequestError, NotFoundError
-from web.review_access import DECIDE_ROLES, DESK_ROLES, check_csrf, csrf_token, current_role, current_user_name, require_role
+from web.review_access import (
+    DECIDE_ROLES,
+    DESK_ROLES,
+    check_csrf,
+    csrf_token,
+    current_role,
+    current_user_name,
+    require_role,
+)
 from web.review_view import chip_names, map_features, page_response, records, seizure_rows
 
 logger = logging.getLogger(__name__)

@@ -91,10 +91,10 @@ def _download(data: bytes, mimetype: str, name: str) -> Response:
 @bp.get("/field-check.gpx")
 def field_gpx() -> Response:
     """Clearings to check in the field, a GPX waypoint each."""
-    return _download(gpx_bytes(_field_clearings()), "application/gpx+xml", "ecowatch-field-check.gpx")  # type: ignore[arg-type]
+    return _download(gpx_bytes(_field_clearings()), "application/gpx+xml", "ecowatch-field-check.gpx")
 
 
 @bp.get("/field-check.kml")
 def field_kml() -> Response:
     """Clearings to check in the field, as KML polygons."""
-    return _download(kml_bytes(_field_clearings()), "application/vnd.google-earth.kml+xml", "ecowatch-field-check.kml")  # type: ignore[arg-type]
+    return _download(kml_bytes(_field_clearings()), "application/vnd.google-earth.kml+xml", "ecowatch-field-check.kml")

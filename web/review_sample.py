@@ -14,7 +14,8 @@ import datetime as dt
 import re
 
 import orjson
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 
 from layers.accuracy import estimate
 from layers.errors import FilterError, ReviewError
@@ -112,7 +113,7 @@ def accuracy() -> Response:
         raise BadRequestError(err.message, parameter=err.parameter) from err
     report = table = None
     if sid is not None:
-        table = strata_table(_units(sid), aoi=flt.aoi, first=flt.first, last=flt.last)  # type: ignore[arg-type]
+        table = strata_table(_units(sid), aoi=flt.aoi, first=flt.first, last=flt.last)
         report = estimate(table)
     html = render_template("review_accuracy.html", sample_id=sid, report=report, table=None if table is None else table.to_dict("records"),
                            flt=flt, today=dt.date.today(), user=current_user_name(), role=role())

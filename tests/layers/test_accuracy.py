@@ -6,6 +6,7 @@ class, Stehman (2014)'s per-unit stratified estimator (sample means and variance
 values). They share no code with :mod:`layers.accuracy`.
 """
 
+# ruff: noqa: N806 - variables follow the papers' notation (W, N, A, X, Y, R)
 from __future__ import annotations
 
 import datetime as dt

@@ -6,13 +6,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import pandas as pd
 import pytest
 from defusedxml import ElementTree as SafeET
 from flask import Flask
 from flask.testing import FlaskClient
-from shapely.geometry import box
 
 from layers import open_store
 from layers.reviews import trail

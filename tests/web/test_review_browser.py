@@ -28,7 +28,14 @@ from tests.layers.review_fixtures import clearing_rows, write_clearings
 from web import create_app
 
 from .conftest import build_map_store
-from .test_map_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, PageLog, _require_browser
+from .test_map_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TIMEOUT_MS,
+    PageLog,
+    _require_browser,
+)
 
 pytestmark = pytest.mark.browser
 IMAGED = "CL-00-imaged"  # sorts before CL-000 at the same risk
