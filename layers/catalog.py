@@ -80,6 +80,8 @@ class Layer:
     refused_generalised: str = ""
     # extra (non-unique) indexes, each a tuple of field names; a name "-risk" sorts descending
     indexes: tuple[tuple[str, ...], ...] = ()
+    # fields mostly empty: indexed only where they hold a value (so "IS NULL" never picks the index)
+    sparse_indexes: tuple[str, ...] = ()
     # rows are only ever added: the store refuses to update or delete them (an audit trail)
     append_only: bool = False
 
@@ -251,7 +253,8 @@ LAYERS: tuple[Layer, ...] = (
         ),
         key=("clearing_id",),
         # the review queue: risk, then confidence ("high" sorts before "low"), within a status
-        indexes=(("review_status", "-risk", "confidence", "clearing_id"), ("-risk", "confidence", "clearing_id"), ("aoi", "first_detected"), ("merged_into",)), popup=("clearing_id", "area_ha", "first_detected", "confidence", "flags", "reasons", "risk", "review_status"),
+        indexes=(("review_status", "-risk", "confidence", "clearing_id"), ("-risk", "confidence", "clearing_id"),
+                 ("aoi", "review_status", "-risk", "confidence", "clearing_id")), sparse_indexes=("merged_into",), popup=("clearing_id", "area_ha", "first_detected", "confidence", "flags", "reasons", "risk", "review_status"),
         style={"color": "#d50000", "weight": 2, "fillColor": "#ff1744", "fillOpacity": 0.5}, min_zoom=MIN_ZOOM_DETAIL,
     ),
     Layer(
