@@ -75,7 +75,7 @@ def clearing_dossier(store: Store, clearing_id: str, role: Role) -> Dossier | No
     if clearing.get("run_id"):
         runs = store.read("ingest_runs", where={"run_id": clearing["run_id"]})
         run = {k: _plain(v) for k, v in runs.iloc[0].items()} if len(runs) else None
-    merged = store.read("clearings", where={"merged_into": clearing_id}, columns=["clearing_id"])
+    merged = store.read("clearings", where={"merged_into": clearing_id}, columns=["clearing_id"], geometry=False)
     return Dossier(
         clearing=clearing, trail=redact(get_layer("reviews"), trail(store, clearing_id), role), links=links,
         seizures=seizures, touches=touches, run=run, merged_from=[str(c) for c in merged["clearing_id"]],

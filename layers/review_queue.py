@@ -41,9 +41,9 @@ def _where(flt: ClearingFilter) -> dict[str, Any]:
 def queue_page(store: Store, flt: ClearingFilter, page: int = 1, per_page: int = PER_PAGE) -> QueuePage:
     """Page ``page`` (from 1) of the queue under ``flt``."""
     offset = (page - 1) * per_page
-    rows = store.read("clearings", where=_where(flt), columns=QUEUE_COLUMNS, order_by=QUEUE_ORDER, limit=per_page + 1, offset=offset)
-    frame = pd.DataFrame(rows.drop(columns=rows.geometry.name) if hasattr(rows, "geometry") else rows)
-    return QueuePage(frame.iloc[:per_page], page, per_page, len(frame) > per_page)
+    rows = store.read("clearings", where=_where(flt), columns=QUEUE_COLUMNS, order_by=QUEUE_ORDER, limit=per_page + 1,
+                      offset=offset, geometry=False)
+    return QueuePage(rows.iloc[:per_page], page, per_page, len(rows) > per_page)
 
 
 def neighbour(store: Store, flt: ClearingFilter, position: int, current: str, step: int) -> tuple[str, int] | None:
@@ -54,7 +54,7 @@ def neighbour(store: Store, flt: ClearingFilter, position: int, current: str, st
     Returns the neighbour's id and position, or ``None`` at either end.
     """
     start = max(position - 2, 0)
-    rows = store.read("clearings", where=_where(flt), columns=["clearing_id"], order_by=QUEUE_ORDER, limit=6, offset=start)
+    rows = store.read("clearings", where=_where(flt), columns=["clearing_id"], order_by=QUEUE_ORDER, limit=6, offset=start, geometry=False)
     ids = [str(c) for c in rows["clearing_id"]]
     # when it left the queue, the row now at its position is the next one
     i = ids.index(current) + step if current in ids else position - start + (0 if step > 0 else -1)
