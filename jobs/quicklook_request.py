@@ -1,8 +1,8 @@
 """Quicklooks of one clearing made when the review desk asks for them and the detect run made none.
 
 The chips land where :func:`jobs.detect` puts them (``quicklooks/<aoi>/<clearing_id>/<name>.png``
-beside the store), so the next request finds them; the store is not written (a page view changes
-no state). The scenes are the AOI's ingested scenes, the grid that of the first of them (as the
+under the data folder), so the next request finds them; the store is not written (a page view
+changes no state). The scenes are the AOI's ingested scenes, the grid that of the first of them (as the
 detect run's baseline starts the series).
 """
 
@@ -25,14 +25,14 @@ logger = logging.getLogger(__name__)
 _PLAN_LOCK = threading.Lock()
 
 
-def quicklook_folder(store: Store) -> Path:
-    """The folder beside the store that the chips' relative paths start from."""
-    return Path(store.url).resolve().parent
+def quicklook_folder(settings: Settings) -> Path:
+    """The folder the chips' relative paths start from: the data folder, as for :func:`jobs.detect.detect`."""
+    return Path(settings.data_dir).resolve()
 
 
-def chips_on_disk(store: Store, aoi: str, clearing_id: str) -> dict[str, str]:
+def chips_on_disk(settings: Settings, aoi: str, clearing_id: str) -> dict[str, str]:
     """The chips already written for a clearing, by name (paths relative to :func:`quicklook_folder`)."""
-    root = quicklook_folder(store)
+    root = quicklook_folder(settings)
     folder = root / "quicklooks" / aoi / clearing_id
     if not folder.is_dir():
         return {}
@@ -66,7 +66,7 @@ def make_quicklooks(store: Store, settings: Settings, clearing_id: str) -> dict[
         chip = plan_chip(clearing_id, geom, first, ref)
     if chip is None:
         return {}
-    root = quicklook_folder(store)
+    root = quicklook_folder(settings)
     out = write_quicklooks(chip, scenes, ref, root / "quicklooks" / aoi, root, settings.invalid_scl_classes)
     logger.info("quicklooks of %s made on request: %s", clearing_id, ", ".join(out) or "none")
     return out

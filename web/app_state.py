@@ -2,7 +2,9 @@
 
 The store is opened ``readonly``: every request thread reads through its own SQLite connection
 (WAL lets them read while a job writes), the map never creates or migrates a store, and a missing
-or outdated one is reported as such (the error pages turn it into 503).
+or outdated one is reported as such (the error pages turn it into 503). The few requests that
+write (review decisions) use :meth:`AppState.writer`, a second handle opened for writing on first
+use (it never creates the store).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class AppState:
     role: Role = "planner"
     _store: Store | None = field(default=None, init=False, repr=False)
     _access: Access | None = field(default=None, init=False, repr=False)
+    _writer: Store | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def store(self) -> Store:
@@ -56,12 +59,27 @@ class AppState:
                 self._access = Access(self.role, load_id_key(self.settings)) if probe.generalised else probe
             return self._access
 
-    def close(self) -> None:
-        """Close the store if it was opened; a later :meth:`store` call opens it again."""
+    def writer(self) -> Store:
+        """The app's store opened for writing (review decisions), on the first call.
+
+        Raises
+        ------
+        layers.errors.StoreError
+            When the store does not exist or cannot be opened for writing.
+        """
         with self._lock:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+            if self._writer is None:
+                logger.info("opening store %s for writing", self.store_url)
+                self._writer = open_store(self.store_url, create=False)
+            return self._writer
+
+    def close(self) -> None:
+        """Close the store (and the writer) if opened; a later call opens them again."""
+        with self._lock:
+            for handle in (self._store, self._writer):
+                if handle is not None:
+                    handle.close()
+            self._store = self._writer = None
 
 
 def app_state() -> AppState:
@@ -74,3 +92,8 @@ def app_state() -> AppState:
 def get_store() -> Store:
     """The current app's store (see :meth:`AppState.store`)."""
     return app_state().store()
+
+
+def get_writer() -> Store:
+    """The current app's store opened for writing (see :meth:`AppState.writer`)."""
+    return app_state().writer()

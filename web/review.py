@@ -28,7 +28,7 @@ from layers.filters import ClearingFilter, parse_filters
 from layers.redaction import Role, check_role
 from layers.review_queue import neighbour, queue_page
 from layers.reviews import DECISIONS, DISMISS_REASONS, Decision, decide, decide_many
-from web.app_state import get_store
+from web.app_state import get_store, get_writer
 from web.errors import BadRequestError, NotFoundError
 from web.review_access import (
     DECIDE_ROLES,
@@ -164,7 +164,7 @@ def decision(cid: str) -> Response:
     dec = _decision_from_form(cid)
     user = current_user_name() or ""
     try:
-        row = decide(get_store(), dec, user)
+        row = decide(get_writer(), dec, user)
     except ReviewConflict as err:
         latest = dict(err.latest or {})
         if wants_json():
@@ -201,7 +201,7 @@ def bulk() -> Response:
             d.checked()
     except ReviewError as err:
         raise BadRequestError(str(err), parameter="decision") from err
-    outcome = decide_many(get_store(), decisions, current_user_name() or "")
+    outcome = decide_many(get_writer(), decisions, current_user_name() or "")
     status = 409 if outcome.conflicts else 200
     if wants_json():
         return _json({"recorded": [r["clearing_id"] for r in outcome.recorded], "conflicts": [c.clearing_id for c in outcome.conflicts],

@@ -50,14 +50,15 @@ def chip(cid: str, name: str) -> Response:
         raise NotFoundError(f"no clearing {cid!r}", parameter="clearing")
     aoi = str(rows["aoi"].iloc[0])
     known = rows["quicklooks"].iloc[0]
-    root = quicklook_folder(store)
+    settings = app_state().settings
+    root = quicklook_folder(settings)
     names = [name, name.replace("true_colour", "false_colour")]
-    for source in (known if isinstance(known, dict) else {}, chips_on_disk(store, aoi, cid)):
+    for source in (known if isinstance(known, dict) else {}, chips_on_disk(settings, aoi, cid)):
         for n in names:
             path = _chip_path(root, source.get(n))
             if path is not None:
                 return _png(path)
-    made = make_quicklooks(store, app_state().settings, cid)
+    made = make_quicklooks(store, settings, cid)
     for n in names:
         path = _chip_path(root, made.get(n))
         if path is not None:

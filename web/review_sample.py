@@ -22,7 +22,7 @@ from layers.errors import FilterError, ReviewError
 from layers.filters import parse_filters
 from layers.review_sample import draw_sample, latest_sample, sample_units, strata_table
 from layers.reviews import DISMISS_REASONS, trail
-from web.app_state import get_store
+from web.app_state import get_store, get_writer
 from web.errors import BadRequestError, NotFoundError
 from web.review import gate, role
 from web.review_access import DECIDE_ROLES, csrf_token, current_user_name
@@ -76,7 +76,7 @@ def new_sample() -> Response:
     seed_raw = request.form.get("seed", "").strip()
     seed = _form_int("seed", 0, 0, 2**31 - 1) if seed_raw else None
     try:
-        sid = draw_sample(get_store(), per_stratum=_form_int("per_stratum", 10, 2, 500), points_per_aoi=_form_int("points", 0, 0, 5000),
+        sid = draw_sample(get_writer(), per_stratum=_form_int("per_stratum", 10, 2, 500), points_per_aoi=_form_int("points", 0, 0, 5000),
                           aoi=flt.aoi, first=flt.first, last=flt.last, seed=seed)
     except ReviewError as err:
         raise BadRequestError(str(err), parameter="sample") from err

@@ -29,11 +29,11 @@ def test_chips_made_on_request(tmp_path: Path, settings: Settings) -> None:
         store.upsert("clearings", gpd.GeoDataFrame(
             [{"clearing_id": "CL-x", "aoi": AOI_NAME, "first_detected": dt.date(2024, 1, 20), "geometry": clearing}],
             geometry="geometry", crs=CRS))
-        assert chips_on_disk(store, AOI_NAME, "CL-x") == {}
+        assert chips_on_disk(settings, AOI_NAME, "CL-x") == {}
         made = make_quicklooks(store, settings, "CL-x")
         assert set(made) == {"before_true_colour", "after_true_colour", "before_ndvi", "after_ndvi"}
         for rel in made.values():
-            data = (store_path.parent / rel).read_bytes()
+            data = (settings.data_dir / rel).read_bytes()
             assert data.startswith(b"\x89PNG") and rel.startswith(f"quicklooks/{AOI_NAME}/CL-x/")
-        assert chips_on_disk(store, AOI_NAME, "CL-x") == made
+        assert chips_on_disk(settings, AOI_NAME, "CL-x") == made
         assert make_quicklooks(store, settings, "CL-none") == {}

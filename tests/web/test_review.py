@@ -173,15 +173,15 @@ def test_merged_clearing_shows_its_target(analyst: FlaskClient, map_store: Path)
     assert "CL-0099" not in analyst.get("/review/?status=any").get_data(as_text=True)
 
 
-def test_chips(analyst: FlaskClient, map_store: Path) -> None:
+def test_chips(analyst: FlaskClient, map_store: Path, settings: Any) -> None:
     assert analyst.get("/review/clearings/CL-0001/chips/before_ndvi.png").status_code == 404  # no scenes to make it from
     assert analyst.get("/review/clearings/CL-0001/chips/secrets.png").status_code == 404
-    folder = map_store.parent / "quicklooks" / "demo" / "CL-0001"
+    folder = settings.data_dir / "quicklooks" / "demo" / "CL-0001"
     folder.mkdir(parents=True)
     (folder / "before_false_colour.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
     chip = analyst.get("/review/clearings/CL-0001/chips/before_true_colour.png")
     assert chip.status_code == 200 and chip.mimetype == "image/png"
-    outside = map_store.parent / "secret.png"
+    outside = settings.data_dir.parent / "secret.png"  # what "../secret.png" names
     outside.write_bytes(b"secret")
     with open_store(map_store) as store:
         store.upsert("clearings", pd.DataFrame([{"clearing_id": "CL-0002", "quicklooks": {"before_ndvi": "../secret.png"}}]))
