@@ -33,8 +33,8 @@ from layers.conditions import Between, Contains, Not
 from layers.errors import LayerError, SchemaError, StoreError, StoreReadOnlyError
 from layers.geometry import promote_to_multi
 from layers.gpkg_connections import Connections, sqlite_errors, store_error
-from layers.gpkg_where import condition_sql
 from layers.gpkg_schema import quote as _quote
+from layers.gpkg_where import condition_sql
 from layers.schema import MIGRATE_COMMAND, SRS_ID
 from layers.store import STORE_CRS, BBox, WriteCounts
 from layers.values import from_sql, to_sql, to_sql_column
