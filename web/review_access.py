@@ -1,8 +1,9 @@
 """Who is asking, for the review desk: the signed-in user's name and role, checked on the server.
 
-TEMPORARY SHIM until the accounts branch (Flask-Login, CSRFProtect) is on main: the user is read
-from the signed session cookie (``session["user"]``, ``session["role"]``), which nothing in the
-app sets yet, so the desk refuses everyone by default. The accounts work replaces the bodies of
+TEMPORARY SHIM until the accounts branch (Flask-Login, CSRFProtect) is on main: an app served
+for a role that may not see the desk (``create_app(..., role="ngo")``) refuses it to everyone;
+otherwise the user is read from the signed session cookie (``session["user"]``,
+``session["role"]``), which nothing in the app sets yet, so the desk refuses everyone by default. The accounts work replaces the bodies of
 :func:`current_user_name` and :func:`current_role` and its CSRFProtect takes over from
 :func:`check_csrf` (which then defers to it); the names stay.
 """
@@ -42,7 +43,15 @@ def current_user_name() -> str | None:
 
 
 def current_role() -> str | None:
-    """The signed-in user's role (one of :data:`layers.redaction.ROLES`), or ``None``."""
+    """The signed-in user's role (one of :data:`layers.redaction.ROLES`), or ``None``.
+
+    An app served for a role outside :data:`DESK_ROLES` answers with that role (and is refused).
+    """
+    from web.app_state import app_state
+
+    served = app_state().role
+    if served not in DESK_ROLES:
+        return served
     role = session.get("role")
     return role if isinstance(role, str) and role in ROLES and current_user_name() else None
 
