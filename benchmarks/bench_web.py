@@ -6,8 +6,9 @@ With N clearings in a GeoPackage store (1 000 000; ``--quick``: 20 000), prints:
   of a clearing's page (random clearings), through the app in this process (target p95 < 150 ms),
   against the naive queue (read every matching clearing, sort in pandas, take the first page);
 - requests per second of the map's data endpoint (``/api/layers/clearings/features`` over a
-  small box) under 8 concurrent clients, on the production server (waitress, threads) and on
-  Werkzeug's development server, each on a free local port.
+  small box) under 8 concurrent clients, logged in as an analyst, on the production server
+  (waitress, threads) and on Werkzeug's development server, each in its own process on a free
+  local port.
 
     python benchmarks/bench_web.py            # 1 000 000 clearings
     python benchmarks/bench_web.py --quick    # 20 000 (a smoke test for CI)
@@ -17,13 +18,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import http.cookiejar
 import importlib.util
 import multiprocessing
+import re
 import socket
 import statistics
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +42,7 @@ import shapely
 
 from config import load_settings
 from layers import open_store
+from layers.accounts import HashParams, add_account, get_account
 from layers.review_queue import QUEUE_COLUMNS
 from web import create_app
 
@@ -45,6 +50,9 @@ WEST, SOUTH, EAST, NORTH = 102.5, 10.5, 108.5, 17.5  # the demo region, roughly
 FLAGS = ["protected_area", "outside_concessions", "inside_concession", "no_concession_data", "near_corridor"]
 CLIENTS = 8
 TARGET_P95_MS = 150.0
+USER, PASSWORD = "bench-analyst", "bench-correct-horse-battery"
+# cheap password hashing and plain-HTTP cookies: the benchmark logs in over 127.0.0.1
+SETTINGS = {"password_hash_time_cost": 1, "password_hash_memory_kib": 1024, "password_hash_parallelism": 1, "secure_cookies": False}
 
 
 def build_store(path: Path, n: int, seed: int = 0) -> None:
@@ -79,6 +87,31 @@ def build_store(path: Path, n: int, seed: int = 0) -> None:
         store.close()
 
 
+def ensure_account(path: Path) -> None:
+    """The analyst account the benchmark logs in as."""
+    with open_store(path) as store:
+        if get_account(store, USER) is None:
+            add_account(store, USER, "analyst", PASSWORD, params=HashParams(1, 1024, 1), min_length=12)
+
+
+def _token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None, "no CSRF token on the login page"
+    return found.group(1)
+
+
+def logged_in_cookie(base: str) -> str:
+    """Log in on the server at ``base`` as the benchmark's analyst; the session's Cookie header."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(base + "/login", timeout=60) as response:
+        token = _token(response.read().decode())
+    form = urllib.parse.urlencode({"username": USER, "password": PASSWORD, "csrf_token": token}).encode()
+    with opener.open(base + "/login", data=form, timeout=60) as response:
+        response.read()
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
 def timings(call: Callable[[], Any], reps: int) -> tuple[float, float]:
     """Median and p95 of ``reps`` calls, milliseconds (one warm-up call first)."""
     call()
@@ -104,7 +137,7 @@ def _serve(kind: str, store: str, data_dir: str, port: int) -> None:
     import logging
 
     logging.getLogger("waitress").setLevel(logging.ERROR)  # no "task queue depth" lines
-    app = create_app(load_settings({}, data_dir=Path(data_dir)), store_url=store)
+    app = create_app(load_settings({}, data_dir=Path(data_dir), **SETTINGS), store_url=store)
     if kind == "waitress":
         from waitress import serve
 
@@ -184,10 +217,11 @@ def main() -> None:
             t0 = time.perf_counter()
             build_store(path, n)
             print(f"store: {n:,} clearings written in {time.perf_counter() - t0:.1f} s ({path.stat().st_size / 1e6:.0f} MB)")
-        app = create_app(load_settings({}, data_dir=Path(tmp)), store_url=str(path))
+        ensure_account(path)
+        app = create_app(load_settings({}, data_dir=Path(tmp), **SETTINGS), store_url=str(path))
         client = app.test_client()
-        with client.session_transaction() as session:  # an analyst (see web.review_access)
-            session["user"], session["role"] = "bench", "analyst"
+        token = _token(client.get("/login").get_data(as_text=True))
+        assert client.post("/login", data={"username": USER, "password": PASSWORD, "csrf_token": token}).status_code == 303
         rng = np.random.default_rng(1)
         ids = [f"CL-{i:07d}" for i in rng.integers(0, n, reps + 1)]
         pages = iter(ids * 2)
@@ -211,17 +245,19 @@ def main() -> None:
         print(f"{'naive queue (read all new, sort in pandas)':<46} {naive:7.0f} ms   "
               f"ratio to the indexed first page: {naive / figures[0][1][0]:.0f}x")
         app.extensions["ecowatch"].close()
-        # the map's data endpoint, one small box (0.05 degrees, about 5 km), 8 clients
-        url_path = "/api/layers/clearings/features?bbox=105.0,12.0,105.05,12.05"
+        # the map's data endpoint, 8 clients, a box that holds about 50 clearings (0.05 degrees at 1 000 000)
+        side = (50 * (EAST - WEST) * (NORTH - SOUTH) / n) ** 0.5
+        url_path = f"/api/layers/clearings/features?bbox=105.0,12.0,{105.0 + side:.4f},{12.0 + side:.4f}"
         rates = {}
         for kind in ("waitress", "werkzeug"):
             if kind == "waitress" and importlib.util.find_spec("waitress") is None:
                 print("waitress: not installed (the production server; pip install waitress)")
                 continue
             with served(kind, path, Path(tmp)) as base:
-                with urllib.request.urlopen(base + url_path, timeout=30) as response:
+                headers = {"Cookie": logged_in_cookie(base)}
+                with urllib.request.urlopen(urllib.request.Request(base + url_path, headers=headers), timeout=60) as response:
                     n_features = len(orjson.loads(response.read())["features"])
-                rates[kind] = load(base + url_path, seconds, {})
+                rates[kind] = load(base + url_path, seconds, headers)
             print(f"map data endpoint, {CLIENTS} clients, {kind:<9} {rates[kind]:7.1f} requests/s ({n_features} features a response)")
         if len(rates) == 2:
             print(f"production / development server: {rates['waitress'] / rates['werkzeug']:.2f}x")

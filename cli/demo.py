@@ -13,7 +13,8 @@ line through ``sys.argv``):
    is not a user command) and seizures along every corridor, with clusters built to be
    intensifying, persistent, diminishing and new hotspots, then ``ingest seizures``;
 4. ``analyse`` and ``export clearings --format geojson``;
-5. unless ``--no-serve``: serve the map.
+5. one demo account per role (``demo-viewer`` ... ``demo-admin``), passwords printed once;
+6. unless ``--no-serve``: serve the map.
 """
 
 from __future__ import annotations
@@ -127,6 +128,39 @@ def seed_region(settings: Settings, store_url: str, region: Region, seed: int, w
     return write_seizures_csv(seizures, work / "seizures_region_synthetic.csv")
 
 
+DEMO_ACCOUNT_PREFIX = "demo-"
+
+
+def demo_accounts(settings: Settings, store_url: str) -> str:
+    """(Re)create one account per role, ``demo-<role>``, and return the text that tells how to log in.
+
+    The password is ``settings.demo_password`` when set, else a new random one per account
+    each time the demo runs: the returned text is the only place it is shown.
+    """
+    import secrets
+
+    from layers.accounts import HashParams, add_account
+    from layers.redaction import ROLES
+    from web.server import map_url
+
+    params = HashParams(settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_parallelism)
+    given = settings.demo_password.get_secret_value()
+    lines = []
+    with open_store(store_url) as store:
+        for role in ROLES:
+            name = DEMO_ACCOUNT_PREFIX + role
+            password = given or secrets.token_urlsafe(12)
+            add_account(store, name, role, password, params=params, min_length=settings.password_min_length, replace=True)
+            lines.append(f"  {name:<14} {role:<8} {'(ECOWATCH_DEMO_PASSWORD)' if given else password}")
+    url = map_url(settings.host, settings.port) + "login"
+    return "\n".join([
+        f"demo: one account per role; log in to the map at {url} as:",
+        *lines,
+        "demo: these passwords are shown only now; `ecowatch users list` shows the accounts,",
+        "      `ecowatch users disable NAME` retires one.",
+    ])
+
+
 Bars = Callable[[str, str], AbstractContextManager[Progress | None]]
 
 
@@ -195,6 +229,7 @@ def run_demo(settings: Settings, store_url: str, *, seed: int | None = None, ser
         n = export_layer(store, "clearings", out, role=Access("ngo", id_key))
     click.echo(f"export clearings: {n} feature(s) written to {out}")
     click.echo(f"demo: store {store_url} built; clearings exported to {out}")
+    click.echo(demo_accounts(settings, store_url))
     if serve:
         from web import serve as serve_map
 

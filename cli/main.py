@@ -25,6 +25,7 @@ from cli.common import (
     settings_of,
     store_option,
 )
+from cli.users import users
 from config import EcowatchError, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -196,8 +197,8 @@ def analyse(ctx: click.Context, store: str | None) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Output file (default: stdout).")
 @click.option("--bbox", metavar="W,S,E,N", help="Only features intersecting this lon/lat box.")
 @click.option("--where", "wheres", multiple=True, metavar="FIELD=VALUE", help="Only features whose FIELD equals VALUE (repeatable).")
-@click.option("--role", type=click.Choice(["planner", "analyst", "ngo", "admin"]), default="ngo", show_default=True,
-              help="Export what this role may see: ngo (the default, safe to share: no law-enforcement detail, seizures generalised) or planner/analyst/admin (everything).")
+@click.option("--role", type=click.Choice(["viewer", "planner", "analyst", "ngo", "admin"]), default="ngo", show_default=True,
+              help="Export what this role may see: ngo (the default, safe to share: no law-enforcement detail, seizures generalised), viewer (public layers only) or planner/analyst/admin (everything).")
 @store_option
 @click.pass_context
 def export(ctx: click.Context, layer: str, fmt: str, output: Path | None, bbox: str | None, wheres: tuple[str, ...], role: str, store: str | None) -> None:
@@ -220,8 +221,30 @@ def export(ctx: click.Context, layer: str, fmt: str, output: Path | None, bbox: 
             n = export_layer(st, layer, output, bbox=box, where=where, role=access)
         except EcowatchError as err:
             raise JobFailed(str(err)) from err
+    _log_export(ctx, store, layer, role, f"{n} feature(s) as {fmt} to {output or 'stdout'}")
     if output is not None:
         click.echo(f"export {layer}: {n} feature(s) written to {output}")
+
+
+def _log_export(ctx: click.Context, store: str | None, layer: str, role: str, detail: str) -> None:
+    """An export from the command line, in the access log (the OS user stands for the account).
+
+    A store that cannot be written here (a read-only file system) has still been exported; a
+    warning says that the export went unrecorded.
+    """
+    import getpass
+
+    from layers.access_log import record_event
+    from layers.errors import StoreBusyError, StoreError, StoreFullError
+    from layers.store import open_store
+
+    try:
+        with open_store(store or settings_of(ctx).store_url, create=False) as writer:
+            record_event(writer, "export", username=f"cli:{getpass.getuser()}", role=role, method="cli", path=f"export {layer}", detail=detail)
+    except (StoreBusyError, StoreFullError) as err:
+        raise JobFailed(f"exported, but the access log could not record it: {err}") from err
+    except StoreError as err:
+        logger.warning("export of %s not recorded in the access log (the store cannot be written here): %s", layer, err)
 
 
 @cli.command()
@@ -288,15 +311,16 @@ def demo(ctx: click.Context, no_serve: bool, seed: int | None, store: str | None
 @cli.command()
 @click.option("--host", help="Address to bind (default from settings: 127.0.0.1, this machine only).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default from settings).")
+@click.option("--debug", is_flag=True, help="Werkzeug's development server instead of waitress (not for production).")
 @store_option
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, store: str | None) -> None:
-    """Serve the map of the store in a browser (offline: every asset is served by the app)."""
+def serve(ctx: click.Context, host: str | None, port: int | None, debug: bool, store: str | None) -> None:
+    """Serve the map of the store under waitress (offline: every asset is served by the app; every page asks for a login)."""
     from web import serve as serve_map
 
     settings = settings_of(ctx)
     try:
-        serve_map(settings, host, port, store_url=store or settings.store_url)
+        serve_map(settings, host, port, store_url=store or settings.store_url, debug=debug)
     except EcowatchError as err:
         raise JobFailed(str(err)) from err
     except OSError as err:
@@ -306,6 +330,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, store: str | N
 from cli.accuracy import accuracy as _accuracy  # noqa: E402 - a command in its own module
 
 cli.add_command(_accuracy)
+cli.add_command(users)
 
 
 def main() -> None:

@@ -45,6 +45,17 @@ class Settings(BaseModel):
         description="Key of the opaque ids shown to roles that see generalised seizures (HMAC of the internal id) and of seizure ids made from "
         "a record's content; empty uses <data_dir>/id_secret, created on first use. Keep it: a new key gives every record a new id.",
     )
+    server_threads: int = Field(8, ge=1, le=256, description="Worker threads of the production server (waitress) behind `ecowatch serve`.")
+    trusted_proxies: int = Field(0, ge=0, le=5, description="Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host headers are trusted (0: none).")
+    secure_cookies: bool = Field(False, description="Send the session cookie with Secure (and as __Host-ecowatch): set true whenever the app is reached over https.")
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="How long a login lasts, hours.")
+    password_min_length: int = Field(12, ge=8, le=256, description="Shortest password `ecowatch users add` accepts, characters.")
+    password_hash_time_cost: int = Field(3, ge=1, le=20, description="Argon2id passes over memory when hashing a password.")
+    password_hash_memory_kib: int = Field(65536, ge=1024, le=4 * 1024 * 1024, description="Argon2id memory per password hash, KiB.")
+    password_hash_parallelism: int = Field(4, ge=1, le=16, description="Argon2id lanes per password hash.")
+    login_max_failures: int = Field(5, ge=1, le=1000, description="Wrong passwords for an account (or from an address) within login_window_s after which logins are refused with 429.")
+    login_window_s: float = Field(900.0, gt=0, description="Window of the login throttle, seconds.")
+    demo_password: SecretStr = Field(SecretStr(""), description="Password of every demo account `ecowatch demo` creates; empty: a random one each, printed once.")
 
     invalid_scl_classes: tuple[int, ...] = Field(
         (0, 1, 2, 3, 8, 9, 10, 11), description="Sentinel-2 SCL classes that make an observation invalid."

@@ -84,6 +84,12 @@ class Layer:
     sparse_indexes: tuple[str, ...] = ()
     # rows are only ever added: the store refuses to update or delete them (an audit trail)
     append_only: bool = False
+    # the viewer role (the public map) sees this layer, and of it only the rows matching public_where
+    public: bool = False
+    public_where: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+    # an internal table (accounts, sessions, logs): no role reads it through redaction, the map,
+    # the API or an export; only the module that owns it does
+    internal: bool = False
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -138,12 +144,14 @@ LAYERS: tuple[Layer, ...] = (
         (_f("name", "text", "AOI name used by --aoi."), _SOURCE),
         key=("name",), popup=("name",),
         style={"color": "#222222", "weight": 2, "dashArray": "6 4", "fillOpacity": 0.0},
+        public=True,
     ),
     Layer(
         "countries", "Countries", "MULTIPOLYGON",
         (_f("name", "text", "Country name."), _f("iso_n3", "text", "ISO 3166-1 numeric code."), _SOURCE),
         key=("name",), popup=("name",),
         style={"color": "#7a7a7a", "weight": 1, "fillColor": "#f2efe6", "fillOpacity": 0.6},
+        public=True,
     ),
     Layer(
         "concessions", "Concessions", "MULTIPOLYGON",
@@ -162,6 +170,7 @@ LAYERS: tuple[Layer, ...] = (
         ),
         key=("source", "source_id"), popup=("holder", "purpose", "valid_from", "valid_to", "cancelled", "area_ha"),
         style={"color": "#b8860b", "weight": 1.5, "fillColor": "#f0c040", "fillOpacity": 0.25},
+        public=True,
     ),
     Layer(
         "protected_areas", "Protected areas", "MULTIPOLYGON",
@@ -175,6 +184,7 @@ LAYERS: tuple[Layer, ...] = (
         ),
         key=("source", "source_id"), popup=("name", "designation", "iucn_category", "area_ha"),
         style={"color": "#2e7d32", "weight": 1.5, "fillColor": "#66bb6a", "fillOpacity": 0.25},
+        public=True,
     ),
     Layer(
         "corridors", "Economic corridors", "MULTILINESTRING",
@@ -187,12 +197,14 @@ LAYERS: tuple[Layer, ...] = (
         ),
         key=("source", "source_id"), popup=("name", "sub_corridor", "kind"),
         style={"color": "#c62828", "weight": 3, "opacity": 0.8},
+        public=True,
     ),
     Layer(
         "border_crossings", "Border crossings", "POINT",
         (_f("source_id", "text", "The record's id in its source."), _f("name", "text", "Crossing name."), _f("kind", "text", "Kind of crossing."), _SOURCE),
         key=("source", "source_id"), popup=("name", "kind"),
         style={"color": "#4a148c", "fillColor": "#ce93d8", "radius": 6, "fillOpacity": 0.9, "weight": 2},
+        public=True,
     ),
     Layer(
         "coverage", "Boundary data coverage", "MULTIPOLYGON",
@@ -200,6 +212,7 @@ LAYERS: tuple[Layer, ...] = (
         key=("kind", "source"), popup=("kind", "source"),
         style={"color": "#555555", "weight": 1, "dashArray": "2 4", "fillOpacity": 0.0},
         on_map=False,
+        public=True,
     ),
     Layer(
         "scenes", "Imagery scenes", "MULTIPOLYGON",
@@ -256,6 +269,7 @@ LAYERS: tuple[Layer, ...] = (
         indexes=(("review_status", "-risk", "confidence", "clearing_id"), ("-risk", "confidence", "clearing_id"),
                  ("aoi", "review_status", "-risk", "confidence", "clearing_id")), sparse_indexes=("merged_into",), popup=("clearing_id", "area_ha", "first_detected", "confidence", "flags", "reasons", "risk", "review_status"),
         style={"color": "#d50000", "weight": 2, "fillColor": "#ff1744", "fillOpacity": 0.5}, min_zoom=MIN_ZOOM_DETAIL,
+        public=True, public_where={"review_status": "confirmed"},
     ),
     Layer(
         "seizures", "Seizures", "POINT",
@@ -303,6 +317,7 @@ LAYERS: tuple[Layer, ...] = (
         ),
         key=("segment_id",), popup=("segment_id", "corridor", "km_from", "km_to"),
         style={"color": "#8d6e63", "weight": 2}, on_map=False,
+        public=True,
     ),
     Layer(
         "hotspot_segments", "Corridor hotspots", "MULTILINESTRING",
@@ -311,6 +326,7 @@ LAYERS: tuple[Layer, ...] = (
         popup=("segment_id", "sub_corridor", "period", "hot_class", "trend", "incidents", "cleared_ha", "flagged_clearings", "seizures_timber", "seizures_wildlife", "gi_z"),
         style={"weight": 6, "opacity": 0.9, "color": "#9e9e9e", "by": "hot_class", "colors": HOT_COLOURS},
         map_where={"latest": True}, generalised_from="hotspot_segments_generalised",
+        public=True,
     ),
     Layer(
         "hotspot_cells", "Hotspot grid (H3)", "MULTIPOLYGON",
@@ -319,6 +335,7 @@ LAYERS: tuple[Layer, ...] = (
         popup=("cell", "period", "hot_class", "trend", "incidents", "cleared_ha", "seizures_timber", "seizures_wildlife", "gi_z"),
         style={"weight": 0.5, "color": "#616161", "fillOpacity": 0.45, "fillColor": "#e0e0e0", "by": "hot_class", "colors": HOT_COLOURS},
         map_where={"latest": True}, generalised_from="hotspot_cells_generalised",
+        public=True,
     ),
     Layer(
         "links", "Clearing-seizure links", None,
@@ -415,6 +432,57 @@ LAYERS: tuple[Layer, ...] = (
         ),
         key=("run_id",), on_map=False,
         refused_generalised="run messages and record counts cover every seizure read, suppressed ones too",
+    ),
+    # accounts and what they did: internal tables, never served, exported or redacted for a role
+    Layer(
+        "users", "User accounts", None,
+        (
+            _f("username", "text", "Login name."),
+            _f("email", "text", "E-mail address, when given."),
+            _f("role", "text", "viewer, planner, analyst, ngo or admin."),
+            _f("password_hash", "text", "Argon2id hash of the password (PHC string)."),
+            _f("disabled", "boolean", "True when the account may not log in."),
+            _f("created", "datetime", "When the account was added, UTC."),
+            _f("updated", "datetime", "Last change of role, password or state, UTC."),
+            _f("last_login", "datetime", "Last successful login, UTC."),
+        ),
+        key=("username",), on_map=False, internal=True,
+    ),
+    Layer(
+        "sessions", "Login sessions", None,
+        (
+            _f("session_hash", "text", "SHA-256 of the session token (the token itself is only in the browser's cookie)."),
+            _f("username", "text", "Whose session."),
+            _f("created", "datetime", "Login time, UTC."),
+            _f("expires", "datetime", "End of the session, UTC."),
+            _f("address", "text", "Client address at login."),
+        ),
+        key=("session_hash",), on_map=False, internal=True,
+    ),
+    Layer(
+        "login_throttle", "Failed logins per account and address", None,
+        (
+            _f("scope", "text", "account or address."),
+            _f("subject", "text", "The login name or client address."),
+            _f("failures", "json", "Times (UTC, ISO 8601) of the wrong passwords within the throttle window."),
+        ),
+        key=("scope", "subject"), on_map=False, internal=True,
+    ),
+    Layer(
+        "access_log", "Access log", None,
+        (
+            _f("event_id", "text", "Event id."),
+            _f("time", "datetime", "When, UTC."),
+            _f("event", "text", "login, login_failed, login_throttled, logout, refused or export."),
+            _f("username", "text", "Account (or login name tried); empty when anonymous."),
+            _f("role", "text", "Role of the account at the time."),
+            _f("address", "text", "Client address."),
+            _f("method", "text", "HTTP method, or cli."),
+            _f("path", "text", "Path requested, or the command."),
+            _f("status", "integer", "HTTP status answered."),
+            _f("detail", "text", "What was exported, refused or why."),
+        ),
+        key=("event_id",), on_map=False, internal=True,
     ),
 )
 

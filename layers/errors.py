@@ -61,3 +61,9 @@ class ReviewConflict(ReviewError):  # noqa: N818 - a conflict, as HTTP names it
             f"clearing {clearing_id}: decided on status version {expected}, but it is at version {version} "
             "(another decision was recorded in between)"
         )
+class AccessError(LayerError, PermissionError):
+    """A role asked for a layer (or rows of it) that it may not read."""
+
+
+class AccountError(EcowatchError, ValueError):
+    """A user name, role, password or e-mail that cannot be used, or an account that does not exist."""

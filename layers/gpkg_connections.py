@@ -93,8 +93,12 @@ class Connections:
         with sqlite_errors(self.path, "opening the store"):
             if not self.readonly:
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=WRITE_WAIT_S)
-                gpkg_rtree.register_functions(conn)
-                conn.execute("PRAGMA synchronous=NORMAL")
+                try:
+                    gpkg_rtree.register_functions(conn)
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                except sqlite3.Error:
+                    conn.close()  # e.g. a file that cannot be written here: no descriptor left open on it
+                    raise
                 return conn
             if not self.immutable:
                 conn = self._connect_ro("mode=ro")

@@ -5,7 +5,10 @@ they read themselves), so they always agree. What is hidden is declared in the c
 (:mod:`layers.catalog`): per field, ``Field.sensitive`` and ``Field.generalised``; per layer,
 ``Layer.generalise_deg``, ``Layer.generalised_from`` and ``Layer.refused_generalised``.
 
-- planner, analyst, admin (the *exact* roles): everything.
+- planner, analyst, admin (the *exact* roles): everything but the internal tables (accounts,
+  sessions, logs), which no role reads here.
+- viewer: only the layers declared ``public`` (boundaries, corridors, hotspots) and of them the
+  rows matching ``public_where`` (confirmed clearings only), generalised like the ngo's.
 - ngo (a role that sees *generalised* seizures): no sensitive field and no value that locates a
   seizure more finely than its grid cell; points of a layer with ``generalise_deg`` snapped to
   the centre of their cell, cells holding fewer than :data:`MIN_CELL_COUNT` records left out;
@@ -31,15 +34,15 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.catalog import Field, Layer, get_layer
-from layers.errors import LayerError
+from layers.catalog import CATALOG, Field, Layer, get_layer
+from layers.errors import AccessError, LayerError
 from layers.opaque_ids import opaque_ids
 from layers.store import STORE_CRS, BBox, Store
 from layers.values import to_sql
 
 logger = logging.getLogger(__name__)
 
-Role = Literal["planner", "analyst", "ngo", "admin"]
+Role = Literal["viewer", "planner", "analyst", "ngo", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)
 EXACT_ROLES: frozenset[str] = frozenset({"planner", "analyst", "admin"})
 SEES_SENSITIVE = EXACT_ROLES
@@ -78,6 +81,54 @@ def as_access(who: Access | str) -> Access:
     if access.generalised:
         raise LayerError(f"role {who!r} sees opaque ids: pass an Access with the id key (layers.opaque_ids.load_id_key)")
     return access
+
+
+def may_read(layer: Layer, role: Role) -> bool:
+    """True when ``role`` may read some of ``layer``: no role reads an internal table (accounts,
+    sessions, logs); the viewer reads only ``public`` layers."""
+    check_role(role)
+    if layer.internal:
+        return False
+    # a generalised table is as public as the layer it stands in for (hotspots: the viewer's too)
+    return layer.public or role != "viewer" or any(lyr.public and lyr.generalised_from == layer.name for lyr in CATALOG.values())
+
+
+def check_access(layer: Layer, role: Role) -> None:
+    """Refuse a role that may not read ``layer`` at all: :class:`~layers.errors.AccessError`."""
+    if not may_read(layer, role):
+        raise AccessError(f"role {role!r} may not read layer {layer.name!r}")
+
+
+def _restrict(where: Mapping[str, Any] | None, rows: Mapping[str, object]) -> dict[str, Any] | None:
+    """``where`` AND the equality filters ``rows`` (a filter on the same field keeps the common values)."""
+    out: dict[str, Any] = dict(where or {})
+    for name, allowed in rows.items():
+        allowed_values = list(allowed) if isinstance(allowed, list | tuple | set | frozenset) else [allowed]
+        if name in out:
+            asked = out[name]
+            asked_values = list(asked) if isinstance(asked, list | tuple | set | frozenset) else [asked]
+            out[name] = [v for v in asked_values if v in allowed_values]
+        else:
+            out[name] = allowed_values if len(allowed_values) != 1 else allowed_values[0]
+    return out or None
+
+
+def row_filter(layer: Layer, role: Role, where: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """``where`` narrowed to the rows ``role`` may see of ``layer`` (the viewer: ``public_where``)."""
+    check_access(layer, role)
+    if role == "viewer" and layer.public_where:
+        return _restrict(where, layer.public_where)
+    return dict(where) if where else None
+
+
+def _public_rows(layer: Layer, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``frame`` the viewer may see (``public_where``); a frame without those columns is refused."""
+    for name, allowed in layer.public_where.items():
+        if name not in frame.columns:
+            raise AccessError(f"layer {layer.name!r}: the viewer's rows are chosen by {name!r}, which the frame lacks")
+        values = list(allowed) if isinstance(allowed, list | tuple | set | frozenset) else [allowed]
+        frame = frame[frame[name].isin(values)]
+    return frame
 
 
 def visible_fields(layer: Layer, names: Sequence[str], role: Access | Role | str) -> tuple[Field, ...]:
@@ -167,6 +218,9 @@ def redact(layer: Layer, frame: pd.DataFrame, who: Access | Role, *, judged: boo
         When ``who`` may not read ``layer`` at all, or an opaque id is needed without a key.
     """
     access = who if isinstance(who, Access) else Access(check_role(who))
+    check_access(layer, access.role)
+    if access.role == "viewer" and layer.public_where:
+        frame = _public_rows(layer, frame)
     if not access.generalised:
         return frame
     if layer.refused_generalised:
@@ -240,6 +294,12 @@ def read_redacted(
     reads them) are for the exact roles only.
     """
     access = who if isinstance(who, Access) else Access(check_role(who))
+    where = row_filter(layer, access.role, where)
+    if access.role == "viewer" and layer.public_where and columns is not None:
+        extra = [c for c in layer.public_where if c not in columns]
+        if extra:  # redact() checks the viewer's rows again, on the columns that choose them
+            out = read_redacted(store, layer, access, bbox=bbox, where=where, columns=[*columns, *extra], limit=limit)
+            return out.drop(columns=extra)
     if not access.generalised:
         return store.read(layer.name, bbox=bbox, where=where, columns=columns, limit=limit, order_by=order_by, offset=offset, geometry=geometry)
     if order_by or offset or not geometry:
@@ -280,6 +340,7 @@ def read_redacted(
 def count_redacted(store: Store, layer: Layer, who: Access | Role, *, bbox: BBox | None = None, where: Mapping[str, Any] | None = None) -> int:
     """How many rows of ``layer`` (matching ``where`` and meeting ``bbox``) ``who`` sees."""
     access = who if isinstance(who, Access) else Access(check_role(who))
+    where = row_filter(layer, access.role, where)
     if not access.generalised:
         return store.count(layer.name, bbox=bbox, where=where)
     src = source_layer(layer, access)

@@ -12,7 +12,9 @@ from typing import Any
 
 import pandas as pd
 
+from layers.catalog import get_layer
 from layers.filters import ClearingFilter
+from layers.redaction import Role, read_redacted
 from layers.store import Store
 
 QUEUE_ORDER = ("-risk", "confidence", "clearing_id")
@@ -38,11 +40,11 @@ def _where(flt: ClearingFilter) -> dict[str, Any]:
     return {**flt.where(), "merged_into": None}
 
 
-def queue_page(store: Store, flt: ClearingFilter, page: int = 1, per_page: int = PER_PAGE) -> QueuePage:
-    """Page ``page`` (from 1) of the queue under ``flt``."""
+def queue_page(store: Store, flt: ClearingFilter, role: Role, page: int = 1, per_page: int = PER_PAGE) -> QueuePage:
+    """Page ``page`` (from 1) of the queue under ``flt``, as ``role`` may see it."""
     offset = (page - 1) * per_page
-    rows = store.read("clearings", where=_where(flt), columns=QUEUE_COLUMNS, order_by=QUEUE_ORDER, limit=per_page + 1,
-                      offset=offset, geometry=False)
+    rows = read_redacted(store, get_layer("clearings"), role, where=_where(flt), columns=QUEUE_COLUMNS, order_by=QUEUE_ORDER,
+                         limit=per_page + 1, offset=offset, geometry=False)
     return QueuePage(rows.iloc[:per_page], page, per_page, len(rows) > per_page)
 
 

@@ -20,6 +20,9 @@ def store_path(tmp_path: Path) -> Path:
     return tmp_path / "store.gpkg"
 
 
+DEMO_PASSWORD = "demo-password-for-tests"  # every demo account's, through ECOWATCH_DEMO_PASSWORD
+
+
 def run_demo_cli(store: Path, seed: int | None = None) -> None:
     """``ecowatch demo --no-serve`` into ``store`` (in-process, through the real CLI)."""
     from click.testing import CliRunner
@@ -27,7 +30,7 @@ def run_demo_cli(store: Path, seed: int | None = None) -> None:
     from cli.main import cli
 
     args = ["demo", "--no-serve", "--store", str(store)] + ([] if seed is None else ["--seed", str(seed)])
-    result = CliRunner().invoke(cli, args, env={"ECOWATCH_DATA_DIR": str(store.parent)}, catch_exceptions=False)
+    result = CliRunner().invoke(cli, args, env={"ECOWATCH_DATA_DIR": str(store.parent), "ECOWATCH_DEMO_PASSWORD": DEMO_PASSWORD}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
 
 

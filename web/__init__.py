@@ -1,9 +1,10 @@
 """The Flask map app: ``create_app(settings)`` and ``serve(settings, host, port)``.
 
-One blueprint per feature: :mod:`web.map` (the page), :mod:`web.api` (JSON features), and
-:mod:`web.error_pages` (JSON errors under ``/api``, HTML elsewhere), and the review desk
-(:mod:`web.review`, :mod:`web.review_files`, :mod:`web.review_sample`). The app reads the store
-through :mod:`layers` only; it writes no SQL and computes no analysis.
+One blueprint per feature: :mod:`web.auth` (login, logout), :mod:`web.map` (the page),
+:mod:`web.api` (JSON features), and :mod:`web.error_pages` (JSON errors under ``/api``, HTML
+elsewhere). Every view declares the roles that may call it (:mod:`web.access`); an undeclared
+one is refused. The app reads the store through :mod:`layers` only; it writes no SQL and
+computes no analysis.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import logging
 import secrets
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings
-from layers.redaction import Role, check_role
+from web.access import install_access
 from web.api import bp as api_bp
 from web.app_state import EXTENSION_KEY, AppState
+from web.auth import install_auth
 from web.error_pages import bp as error_pages_bp
 from web.hosts import install_host_check
 from web.map import bp as map_bp
@@ -30,7 +33,7 @@ from web.server import serve
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, store_url: str | None = None, *, role: Role = "planner") -> Flask:
+def create_app(settings: Settings, store_url: str | None = None) -> Flask:
     """Build the map app.
 
     Parameters
@@ -40,9 +43,8 @@ def create_app(settings: Settings, store_url: str | None = None, *, role: Role =
     store_url
         The store to serve; defaults to ``settings.store_url``. It is opened read-only on the
         first request that needs it (one SQLite connection per request thread).
-    role
-        Whose view every request gets until accounts exist (a planner's by default; ``ngo``
-        serves the generalised view, with opaque ids keyed by ``settings.id_secret``).
+        Each request reads as its logged-in caller's role; the app writes only its internal
+        tables (sessions, login throttle counters, the access log) through a writer.
 
     Returns
     -------
@@ -54,9 +56,15 @@ def create_app(settings: Settings, store_url: str | None = None, *, role: Role =
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=1 << 20,  # the map takes no uploads
     )
-    app.extensions[EXTENSION_KEY] = AppState(settings=settings, store_url=store_url or settings.store_url, role=check_role(role))
+    if settings.trusted_proxies:
+        # the client's address (throttling, the access log) and scheme come from the proxies' headers
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    app.extensions[EXTENSION_KEY] = AppState(settings=settings, store_url=store_url or settings.store_url)
     install_host_check(app, settings.trusted_hosts)
     app.register_blueprint(error_pages_bp)
+    install_auth(app, settings)
+    install_access(app)
     app.register_blueprint(map_bp)
     app.register_blueprint(api_bp)
     for desk in (review_bp, review_files_bp, review_sample_bp):

@@ -24,7 +24,8 @@ from flask import Blueprint, Response, request, url_for
 
 from layers import Layer
 from layers.geojson import feature_collection
-from layers.redaction import count_redacted, read_redacted, source_layer
+from layers.redaction import ROLES, Role, count_redacted, read_redacted, source_layer
+from web.access import roles_allowed
 from web.app_state import get_store
 from web.error_pages import API_PREFIX
 from web.errors import NotFoundError
@@ -47,16 +48,17 @@ def json_response(body: Any, mimetype: str = "application/json") -> Response:
     return response
 
 
-def _map_layer(name: str) -> Layer:
-    layer = get_map_layer(name)
+def _map_layer(name: str, role: Role) -> Layer:
+    layer = get_map_layer(name, role)
     if layer is None:
         raise NotFoundError(f"no map layer named {name[:60]!r}; GET {API_PREFIX}/layers lists them", parameter="layer")
     return layer
 
 
 @bp.get("/layers")
+@roles_allowed(*ROLES)
 def layers() -> Response:
-    """The on-map layers, bottom first, with their feature counts."""
+    """The on-map layers the caller's role may see, bottom first, with their feature counts."""
     store = get_store()
     access = request_access()
     items = [
@@ -65,15 +67,17 @@ def layers() -> Response:
             "count": count_redacted(store, layer, access, where=dict(layer.map_where) or None),
             "features_url": url_for(".features", name=layer.name),
         }
-        for layer in map_layers()
+        for layer in map_layers(access.role)
     ]
     return json_response({"layers": items, "max_features": MAX_FEATURES})
 
 
 @bp.get("/layers/<name>/features")
+@roles_allowed(*ROLES)
 def features(name: str) -> Response:
     """The features of layer ``name`` in the ``bbox`` query parameter, as GeoJSON."""
-    layer = _map_layer(name)
+    access = request_access()
+    layer = _map_layer(name, access.role)
     bbox = parse_bbox(request.args.get("bbox"))
     limit = parse_limit(request.args.get("limit"), MAX_FEATURES)
     store = get_store()

@@ -14,8 +14,8 @@ import orjson
 from flask import Blueprint, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from layers.errors import StoreError
-from web.errors import StoreUnavailableError, WebError
+from layers.errors import AccessError, StoreError
+from web.errors import ForbiddenError, StoreUnavailableError, WebError
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +32,13 @@ def _wants_json() -> bool:
 def error_response(error: WebError) -> Response:
     """The response for ``error``: a JSON body under ``/api``, the error page elsewhere."""
     if _wants_json():
-        return Response(orjson.dumps(error.to_dict()), status=error.status, mimetype="application/json")
-    html = render_template("error.html", status=error.status, message=error.message)
-    return Response(html, status=error.status, mimetype="text/html")
+        response = Response(orjson.dumps(error.to_dict()), status=error.status, mimetype="application/json")
+    else:
+        html = render_template("error.html", status=error.status, message=error.message)
+        response = Response(html, status=error.status, mimetype="text/html")
+    response.headers.update(error.headers())
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.app_errorhandler(WebError)
@@ -49,6 +53,13 @@ def _store_error(error: StoreError) -> Response:
     ref = uuid.uuid4().hex[:8]
     logger.error("%s %s: store error (ref %s): %s", request.method, request.path, ref, error)
     return error_response(StoreUnavailableError(f"The map's data store cannot be read right now (ref {ref})."))
+
+
+@bp.app_errorhandler(AccessError)
+def _access_error(error: AccessError) -> Response:
+    # a view asked the redaction for a layer its caller's role may not read: refused, never served
+    logger.error("%s %s: %s", request.method, request.path, error)
+    return error_response(ForbiddenError("Your account's role may not see this."))
 
 
 @bp.app_errorhandler(HTTPException)

@@ -39,6 +39,10 @@ class WebError(EcowatchError):
             self.code = code
         super().__init__(message)
 
+    def headers(self) -> dict[str, str]:
+        """Response headers the error needs (e.g. ``Retry-After``)."""
+        return {}
+
     def to_dict(self) -> dict[str, object]:
         """The JSON body of the error response."""
         body: dict[str, object] = {"error": self.code, "status": self.status, "message": self.message}
@@ -66,3 +70,34 @@ class StoreUnavailableError(WebError, OSError):
 
     status = 503
     code = "store_unavailable"
+
+
+class UnauthorizedError(WebError, PermissionError):
+    """Not logged in (HTTP 401); pages redirect to the login page instead."""
+
+    status = 401
+    code = "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Session realm="ecowatch", login="/login"'}
+
+
+class ForbiddenError(WebError, PermissionError):
+    """Logged in, but the account's role may not do this (HTTP 403)."""
+
+    status = 403
+    code = "forbidden"
+
+
+class TooManyRequestsError(WebError):
+    """Too many attempts (HTTP 429); ``retry_after`` seconds until the next may be tried."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

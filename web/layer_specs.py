@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from layers import LAYERS, Layer
-from web.visibility import Role, visible_fields
+from layers.redaction import Role, may_read, visible_fields
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +36,19 @@ def draw_rank(layer: Layer) -> int:
     return 1 if is_outline_only(layer) else 0
 
 
-def map_layers() -> tuple[Layer, ...]:
-    """The catalogue's on-map spatial layers, bottom first (catalogue order within a rank)."""
-    on_map = [lyr for lyr in LAYERS if lyr.on_map and lyr.geometry_type is not None]
+def map_layers(role: Role | None = None) -> tuple[Layer, ...]:
+    """The catalogue's on-map spatial layers (those ``role`` may read, when given), bottom first
+    (catalogue order within a rank)."""
+    on_map = [
+        lyr for lyr in LAYERS
+        if lyr.on_map and lyr.geometry_type is not None and not lyr.internal and (role is None or may_read(lyr, role))
+    ]
     return tuple(sorted(on_map, key=draw_rank))  # sorted() is stable: ties keep catalogue order
 
 
-def get_map_layer(name: str) -> Layer | None:
-    """The on-map layer called ``name``, or ``None`` when there is none."""
-    return next((lyr for lyr in map_layers() if lyr.name == name), None)
+def get_map_layer(name: str, role: Role) -> Layer | None:
+    """The on-map layer called ``name`` that ``role`` may read, or ``None`` when there is none."""
+    return next((lyr for lyr in map_layers(role) if lyr.name == name), None)
 
 
 def field_label(name: str) -> str:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import logging
 import math
 
-from flask import Blueprint, Response, url_for
+from branca.element import Element
+from flask import Blueprint, Response, render_template, url_for
 
 from layers import CATALOG, LAYERS, Store, get_layer
-from layers.redaction import Access, read_redacted, source_layer
+from layers.redaction import ROLES, Access, may_read, read_redacted, source_layer
+from web.access import current_role, roles_allowed
 from web.app_state import app_state
 from web.assets import assert_offline, localise_assets
 from web.layer_specs import layer_spec, map_layers
@@ -36,26 +38,30 @@ def _bounds(store: Store, layer: str, access: Access) -> BBox | None:
 
 def initial_bounds(store: Store, access: Access) -> BBox | None:
     """Where the page opens: the AOIs, else the countries, else every on-map layer as ``access`` sees it; ``None`` if empty."""
-    for name in (n for n in VIEW_LAYERS if n in CATALOG):
+    for name in (n for n in VIEW_LAYERS if n in CATALOG and may_read(CATALOG[n], access.role)):
         found = _bounds(store, name, access)
         if found is not None:
             return found
-    boxes = [b for b in (_bounds(store, lyr.name, access) for lyr in map_layers()) if b is not None]
+    boxes = [b for b in (_bounds(store, lyr.name, access) for lyr in map_layers(access.role)) if b is not None]
     if not boxes:
         return None
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 @bp.get("/")
+@roles_allowed(*ROLES)
 def index() -> Response:
-    """The map page."""
+    """The map page: the layers the caller's role may see, and the account menu."""
     state = app_state()
     store = state.store()
-    access = state.access()
+    access = state.access(current_role())
     # each layer's metadata as this role reads it (hotspots: the generalised table's); none of a refused layer
-    readable = [layer for layer in LAYERS if not (access.generalised and layer.refused_generalised)]
+    readable = [
+        layer for layer in LAYERS
+        if may_read(layer, access.role) and not (access.generalised and layer.refused_generalised)
+    ]
     info = {layer.name: store.layer_info(source_layer(layer, access).name) for layer in readable}
-    specs = [layer_spec(layer, info[layer.name], access.role) for layer in map_layers()]
+    specs = [layer_spec(layer, info[layer.name], access.role) for layer in map_layers(access.role)]
     fmap = build_map(
         state.settings,
         specs,
@@ -65,6 +71,8 @@ def index() -> Response:
         icon_url=url_for("static", filename="favicon.svg"),
     )
     figure = fmap.get_root()
+    menu = Element('<div class="ew-account-float">' + render_template("account_menu.html") + "</div>")
+    figure.html.add_child(menu, name="ew_account_menu")  # type: ignore[attr-defined]
     localise_assets(figure, lambda path: url_for("static", filename=path))
     html = figure.render()
     assert_offline(html)

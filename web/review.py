@@ -6,7 +6,8 @@
 ``POST /review/bulk``                     one decision for the selected clearings
 ``GET  /review/step``                     the next or previous clearing of the queue (keyboard j / k)
 
-Planners see the desk, analysts and admins decide; every other role is refused. A decision made
+Planners see the desk, analysts and admins decide; every other role is refused (each view declares
+its roles, :mod:`web.access`); forms carry the CSRF token that Flask-WTF checks. A decision made
 on an outdated status version answers 409 and shows the newer decision (both are in the trail).
 Views adapt requests to :mod:`layers` (queue, dossier, reviews); they write no SQL.
 """
@@ -25,20 +26,13 @@ from werkzeug.wrappers import Response
 from layers.clearing_dossier import clearing_dossier
 from layers.errors import FilterError, ReviewConflict, ReviewError
 from layers.filters import ClearingFilter, parse_filters
-from layers.redaction import Role, check_role
+from layers.redaction import Role
 from layers.review_queue import neighbour, queue_page
 from layers.reviews import DECISIONS, DISMISS_REASONS, Decision, decide, decide_many
+from web.access import roles_allowed
 from web.app_state import get_store, get_writer
 from web.errors import BadRequestError, NotFoundError
-from web.review_access import (
-    DECIDE_ROLES,
-    DESK_ROLES,
-    check_csrf,
-    csrf_token,
-    current_role,
-    current_user_name,
-    require_role,
-)
+from web.review_access import DECIDE_ROLES, DESK_ROLES, current_role, current_user_name
 from web.review_view import chip_names, map_features, page_response, records, seizure_rows
 
 logger = logging.getLogger(__name__)
@@ -50,19 +44,8 @@ _ID = re.compile(r"[A-Za-z0-9_.:-]{1,120}")
 MAX_BULK = 200
 
 
-def gate() -> None:
-    """Every desk request: a desk role; a state change: a deciding role and the CSRF token."""
-    require_role(DESK_ROLES)
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        require_role(DECIDE_ROLES)
-        check_csrf()
-
-
-bp.before_request(gate)
-
-
 def role() -> Role:
-    return check_role(current_role() or "")
+    return current_role()
 
 
 def _whole(name: str, default: int, low: int = 0) -> int:
@@ -97,10 +80,11 @@ def _json(body: Any, status: int = 200) -> Response:
 
 
 @bp.get("/")
+@roles_allowed(*DESK_ROLES)
 def queue() -> Response:
     """The queue of clearings, riskiest first."""
     flt = current_filter()
-    page = queue_page(get_store(), flt, _whole("page", 1, 1))
+    page = queue_page(get_store(), flt, role(), _whole("page", 1, 1))
     rows = records(page.rows)
     # links built once and filled in per row (url_for per row and link was half the page's time)
     page_link = url_for(".clearing", cid="__ID__")
@@ -111,7 +95,7 @@ def queue() -> Response:
         row["decide"] = decide_link.replace("__ID__", cid)
     html = render_template(
         "review_queue.html", page=page, rows=rows, flt=flt, can_decide=role() in DECIDE_ROLES,
-        reasons=DISMISS_REASONS, csrf_token=csrf_token(), user=current_user_name(), role=role(),
+        reasons=DISMISS_REASONS, user=current_user_name(), role=role(),
     )
     return page_response(html)
 
@@ -128,7 +112,7 @@ def _render_clearing(cid: str, status: int = 200, conflict: ReviewConflict | Non
         chips=chip_names(dossier.clearing), trail=records(dossier.trail), can_decide=role() in DECIDE_ROLES,
         concessions=records(dossier.touches["concessions"]), areas=records(dossier.touches["protected_areas"]),
         seizure_columns=seizure_columns, seizures=seizures,
-        reasons=DISMISS_REASONS, decisions=DECISIONS, csrf_token=csrf_token(), conflict=conflict,
+        reasons=DISMISS_REASONS, decisions=DECISIONS, conflict=conflict,
         user=current_user_name(), role=role(),
         geojson=orjson.dumps(map_features(dossier.clearing, dossier.touches)).decode(),
     )
@@ -136,6 +120,7 @@ def _render_clearing(cid: str, status: int = 200, conflict: ReviewConflict | Non
 
 
 @bp.get("/clearings/<cid>")
+@roles_allowed(*DESK_ROLES)
 def clearing(cid: str) -> Response:
     """A clearing's page."""
     return _render_clearing(_clearing_id(cid))
@@ -158,11 +143,12 @@ def _next_url() -> str | None:
 
 
 @bp.post("/clearings/<cid>/decision")
+@roles_allowed(*DECIDE_ROLES)
 def decision(cid: str) -> Response:
     """Record a decision; 303 to ``next`` (or the clearing), JSON for scripts, 409 on a conflict."""
     cid = _clearing_id(cid)
     dec = _decision_from_form(cid)
-    user = current_user_name() or ""
+    user = current_user_name()
     try:
         row = decide(get_writer(), dec, user)
     except ReviewConflict as err:
@@ -181,6 +167,7 @@ def decision(cid: str) -> Response:
 
 
 @bp.post("/bulk")
+@roles_allowed(*DECIDE_ROLES)
 def bulk() -> Response:
     """One decision for the selected clearings (``clearing`` values ``ID:VERSION``)."""
     picked = request.form.getlist("clearing")
@@ -201,7 +188,7 @@ def bulk() -> Response:
             d.checked()
     except ReviewError as err:
         raise BadRequestError(str(err), parameter="decision") from err
-    outcome = decide_many(get_writer(), decisions, current_user_name() or "")
+    outcome = decide_many(get_writer(), decisions, current_user_name())
     status = 409 if outcome.conflicts else 200
     if wants_json():
         return _json({"recorded": [r["clearing_id"] for r in outcome.recorded], "conflicts": [c.clearing_id for c in outcome.conflicts],
@@ -211,6 +198,7 @@ def bulk() -> Response:
 
 
 @bp.get("/step")
+@roles_allowed(*DESK_ROLES)
 def step() -> Response:
     """Redirect to the clearing after (``step=1``) or before (``step=-1``) ``current`` in the queue."""
     flt = current_filter()

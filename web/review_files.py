@@ -10,22 +10,27 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pandas as pd
 from flask import Blueprint, Response, request
 
 from jobs.quicklook_request import chips_on_disk, make_quicklooks, quicklook_folder
+from layers.access_log import record_event
+from layers.catalog import get_layer
 from layers.errors import FilterError
 from layers.field_formats import gpx_bytes, kml_bytes
 from layers.filters import parse_filters
+from layers.redaction import read_redacted
 from layers.review_queue import QUEUE_ORDER
-from web.app_state import app_state, get_store
+from web.access import client_address, roles_allowed
+from web.app_state import app_state, get_store, get_writer
 from web.errors import BadRequestError, NotFoundError
-from web.review import _clearing_id, gate
+from web.review import _clearing_id, role
+from web.review_access import DESK_ROLES, current_user_name
 from web.review_view import CHIP_ORDER
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("review_files", __name__, url_prefix="/review")
-bp.before_request(gate)
 MAX_FIELD_CLEARINGS = 5000
 
 
@@ -39,13 +44,14 @@ def _chip_path(root: Path, relative: str | None) -> Path | None:
 
 
 @bp.get("/clearings/<cid>/chips/<name>.png")
+@roles_allowed(*DESK_ROLES)
 def chip(cid: str, name: str) -> Response:
     """One chip; a true-colour chip falls back to the false-colour one when the scenes lack B02/B03."""
     cid = _clearing_id(cid)
     if name not in CHIP_ORDER:
         raise NotFoundError("no such chip", parameter="name")
     store = get_store()
-    rows = store.read("clearings", where={"clearing_id": cid}, columns=["aoi", "quicklooks"])
+    rows = read_redacted(store, get_layer("clearings"), role(), where={"clearing_id": cid}, columns=["aoi", "quicklooks"], geometry=False)
     if rows.empty:
         raise NotFoundError(f"no clearing {cid!r}", parameter="clearing")
     aoi = str(rows["aoi"].iloc[0])
@@ -72,17 +78,19 @@ def _png(path: Path) -> Response:
     return response
 
 
-def _field_clearings() -> object:
+def _field_clearings() -> pd.DataFrame:
     try:
         flt = parse_filters(request.args, default_status=("field_check",))
     except FilterError as err:
         raise BadRequestError(err.message, parameter=err.parameter) from err
     where = {**flt.where(), "merged_into": None}
-    return get_store().read("clearings", where=where, columns=["clearing_id", "area_ha", "first_detected", "risk", "reasons"],
-                            order_by=QUEUE_ORDER, limit=MAX_FIELD_CLEARINGS)
+    return read_redacted(get_store(), get_layer("clearings"), role(), where=where, order_by=QUEUE_ORDER, limit=MAX_FIELD_CLEARINGS,
+                         columns=["clearing_id", "area_ha", "first_detected", "risk", "reasons"])
 
 
-def _download(data: bytes, mimetype: str, name: str) -> Response:
+def _download(data: bytes, mimetype: str, name: str, count: int) -> Response:
+    record_event(get_writer(), "export", username=current_user_name(), role=role(), address=client_address(),
+                 method=request.method, path=request.path, status=200, detail=f"{name}: {count} clearing(s)")
     response = Response(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
@@ -90,12 +98,16 @@ def _download(data: bytes, mimetype: str, name: str) -> Response:
 
 
 @bp.get("/field-check.gpx")
+@roles_allowed(*DESK_ROLES)
 def field_gpx() -> Response:
     """Clearings to check in the field, a GPX waypoint each."""
-    return _download(gpx_bytes(_field_clearings()), "application/gpx+xml", "ecowatch-field-check.gpx")
+    rows = _field_clearings()
+    return _download(gpx_bytes(rows), "application/gpx+xml", "ecowatch-field-check.gpx", len(rows))
 
 
 @bp.get("/field-check.kml")
+@roles_allowed(*DESK_ROLES)
 def field_kml() -> Response:
     """Clearings to check in the field, as KML polygons."""
-    return _download(kml_bytes(_field_clearings()), "application/vnd.google-earth.kml+xml", "ecowatch-field-check.kml")
+    rows = _field_clearings()
+    return _download(kml_bytes(rows), "application/vnd.google-earth.kml+xml", "ecowatch-field-check.kml", len(rows))

@@ -22,14 +22,14 @@ from layers.errors import FilterError, ReviewError
 from layers.filters import parse_filters
 from layers.review_sample import draw_sample, latest_sample, sample_units, strata_table
 from layers.reviews import DISMISS_REASONS, trail
+from web.access import roles_allowed
 from web.app_state import get_store, get_writer
 from web.errors import BadRequestError, NotFoundError
-from web.review import gate, role
-from web.review_access import DECIDE_ROLES, csrf_token, current_user_name
+from web.review import role
+from web.review_access import DECIDE_ROLES, DESK_ROLES, current_user_name
 from web.review_view import page_response
 
 bp = Blueprint("review_sample", __name__, url_prefix="/review")
-bp.before_request(gate)
 _SAMPLE_ID = re.compile(r"S-[0-9]{14}-[0-9a-f]{6}")
 
 
@@ -49,12 +49,13 @@ def _units(sample_id: str) -> object:
 
 
 @bp.get("/sample")
+@roles_allowed(*DESK_ROLES)
 def sample() -> Response:
     """The units of a sample, by stratum."""
     sid = _sample_id(request.args.get("id"))
     units = None if sid is None else _units(sid)
     html = render_template("review_sample.html", sample_id=sid, units=None if units is None else units.to_dict("records"),  # type: ignore[attr-defined]
-                           can_decide=role() in DECIDE_ROLES, csrf_token=csrf_token(), user=current_user_name(), role=role())
+                           can_decide=role() in DECIDE_ROLES, user=current_user_name(), role=role())
     return page_response(html)
 
 
@@ -66,6 +67,7 @@ def _form_int(name: str, default: int, low: int, high: int) -> int:
 
 
 @bp.post("/sample")
+@roles_allowed(*DECIDE_ROLES)
 def new_sample() -> Response:
     """Draw a sample: ``per_stratum`` alerts per stratum, ``points`` per AOI outside the alerts."""
     try:
@@ -84,6 +86,7 @@ def new_sample() -> Response:
 
 
 @bp.get("/sample/points/<unit>")
+@roles_allowed(*DESK_ROLES)
 def point(unit: str) -> Response:
     """A point of the no-alert stratum: is there a clearing here?"""
     sid = _sample_id(request.args.get("id"))
@@ -99,11 +102,12 @@ def point(unit: str) -> Response:
     geo = orjson.dumps({"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(rec["lon"]), float(rec["lat"])]}, "properties": {}}).decode()
     html = render_template("review_point.html", unit=unit, sample_id=sid, lon=rec["lon"], lat=rec["lat"], stratum=rec["stratum"],
                            version=version, decided=decided.to_dict("records"), geojson=geo, reasons=DISMISS_REASONS,
-                           can_decide=role() in DECIDE_ROLES, csrf_token=csrf_token(), user=current_user_name(), role=role())
+                           can_decide=role() in DECIDE_ROLES, user=current_user_name(), role=role())
     return page_response(html)
 
 
 @bp.get("/accuracy")
+@roles_allowed(*DESK_ROLES)
 def accuracy() -> Response:
     """User's accuracy per stratum, of all alerts, and (with a no-alert stratum) area and omission."""
     sid = _sample_id(request.args.get("id"))

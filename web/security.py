@@ -90,7 +90,8 @@ def page_policy(html: str, tile_url: str = "") -> str:
 def _add_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", DEFAULT_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    # same-origin: the CSRF check over https compares the Referer with the host (Flask-WTF); no other site gets it
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
     return response
 

@@ -18,7 +18,6 @@ from layers.redaction import visible_fields as fields_for
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ROLE: Role = "planner"
 
 
 def visible_fields(layer: Layer, names: Sequence[str], role: Role | Access) -> tuple[Field, ...]:
@@ -32,7 +31,9 @@ def redact(layer: Layer, frame: pd.DataFrame, role: Role | Access) -> pd.DataFra
 
 
 def request_access() -> Access:
-    """Who the current request reads as (the app's role, with the id key when it needs one)."""
+    """Who the current request reads as: the logged-in caller's role (:func:`web.access.current_role`),
+    with the id key when it needs one."""
+    from web.access import current_role
     from web.app_state import app_state
 
-    return app_state().access()
+    return app_state().access(current_role())

@@ -78,7 +78,9 @@ def test_real_summer_scenes_flag_nothing_through_the_standard_path(tmp_path: Pat
     watched = int(run.message.split("; ")[-2].split(" %")[0])
     assert watched >= 50, run.message
     assert found["area_ha"].sum() < 0.005 * patch_ha, found[["area_ha", "first_detected", "confidence"]]
+    assert not (found["area_ha"] >= 0.5).any(), found  # issue 14: no alert of 0.5 ha or more
     b = {name: dn[..., k] for k, name in enumerate(bands)}
     change = detect_change(b["B04"], b["B08"], b["B12"], scl, 2, params_from(settings), dates=dates)
     assert (change.status != UNASSESSED).mean() >= 0.5
-    assert np.isin(change.status, [LOW, HIGH]).mean() < 0.005
+    # scattered pixels only (0.7 % since the issue-14 drops of 0.15; none makes an alert, above)
+    assert np.isin(change.status, [LOW, HIGH]).mean() < 0.01

@@ -36,6 +36,7 @@ from pyproj import Transformer
 from config import Settings
 from jobs.analyse import analyse
 from layers import LAYERS, open_store
+from layers.accounts import HashParams, add_account
 from layers.errors import LayerError
 from layers.export import FORMATS, export_layer
 from layers.opaque_ids import opaque_ids
@@ -167,10 +168,16 @@ def ngo_outputs(store_path: Path, settings: Settings, key: bytes, tmp: Path) -> 
                     continue
                 out.bodies[f"export {layer.name} {fmt}"] = path.read_bytes()
                 out.features[(f"export-{fmt}", layer.name)] = _read_export(path, fmt)
-    app = create_app(settings, str(store_path), role="ngo")
+    password = "attacker-ngo-password"
+    with open_store(store_path) as store:
+        add_account(store, "attacker-ngo", "ngo", password, params=HashParams(1, 1024, 1), min_length=12, replace=True)
+    app = create_app(settings, str(store_path))
     client = app.test_client()
+    token = client.get("/login").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    logged_in = client.post("/login", data={"username": "attacker-ngo", "password": password, "csrf_token": token})
+    assert logged_in.status_code == 303, logged_in.status_code
     for rule in app.url_map.iter_rules():
-        if "GET" not in (rule.methods or set()) or rule.endpoint == "static":
+        if "GET" not in (rule.methods or set()) or rule.endpoint == "static" or rule.endpoint.startswith("auth."):
             continue
         if rule.rule.startswith("/review/"):
             # the review desk refuses the ngo role whole: nothing of it may answer

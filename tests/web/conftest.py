@@ -10,8 +10,8 @@ a package is called ``conftest``).
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +22,26 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from shapely.geometry import LineString, Point, box
-from werkzeug.serving import make_server
+from werkzeug.test import TestResponse
 
 from config import Settings, load_settings
 from layers import open_store
+from layers.accounts import HashParams, add_account
+from layers.redaction import ROLES
 from web import create_app
+from web.server import background_server
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 HOSTILE_SCRIPT = "<script>alert(2)</script>"
 AOI_BOUNDS = (107.35, 13.56, 107.53, 13.75)
 HOSTILE_CLEARING = "CL-0001"
 FAR_CLEARING = "CL-0099"
+CONFIRMED_CLEARING = "CL-0002"
+# Argon2id at its cheapest: tests log in hundreds of times (production settings: see config/settings.py)
+FAST_HASH: dict[str, Any] = {"password_hash_time_cost": 1, "password_hash_memory_kib": 1024, "password_hash_parallelism": 1}
+# one account per role, called by its role; and a disabled one
+PASSWORDS: dict[str, str] = {role: f"{role}-correct-horse-battery" for role in ROLES}
+DISABLED_USER = "retired"
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,9 @@ class MapStoreFacts:
     aoi_bounds: tuple[float, float, float, float] = AOI_BOUNDS
     hostile_clearing: str = HOSTILE_CLEARING
     far_clearing: str = FAR_CLEARING
+    confirmed_clearing: str = CONFIRMED_CLEARING
+    passwords: tuple[tuple[str, str], ...] = tuple(PASSWORDS.items())
+    disabled_user: str = DISABLED_USER
     # Features of each layer written, in the store and within the AOI's bounds (other layers: 0).
     total: tuple[tuple[str, int], ...] = (
         ("countries", 2), ("concessions", 2), ("protected_areas", 1), ("clearings", 3), ("aoi", 1),
@@ -84,8 +96,9 @@ def build_map_store(path: Path) -> Path:
     """Write the test store at ``path`` (a ``.gpkg``) and return ``path``.
 
     Layers: 2 countries, 1 AOI, 2 concessions, 1 protected area, 1 corridor, 1 border
-    crossing, 3 seizures (1 far away) and 3 clearings (1 far away); clearings, seizures and
-    (the empty) scenes are marked synthetic.
+    crossing, 3 seizures (1 far away) and 3 clearings (1 far away, 1 confirmed); clearings,
+    seizures and (the empty) scenes are marked synthetic. Accounts: one per role, named after
+    it, with :data:`PASSWORDS`, and a disabled planner.
     """
     w, s, e, n = AOI_BOUNDS
     store = open_store(path)
@@ -126,9 +139,14 @@ def build_map_store(path: Path) -> Path:
                       reasons=["Inside concession EL-1.", f"Holder: {HOSTILE}"], risk=35),
             _clearing("CL-0002", box(107.455, 13.58, 107.475, 13.60), flags=["protected_area", "outside_concessions"],
                       reasons=["Inside O Yadav wildlife sanctuary.", "Outside every concession."], risk=90,
-                      confidence="low", first_detected=dt.date(2024, 4, 20)),
+                      confidence="low", first_detected=dt.date(2024, 4, 20), review_status="confirmed"),
             _clearing(FAR_CLEARING, box(104.0, 12.0, 104.01, 12.01), risk=None),
         ]))
+        params = HashParams(1, 1024, 1)
+        for role, password in PASSWORDS.items():
+            add_account(store, role, role, password, params=params, min_length=12)
+        add_account(store, DISABLED_USER, "planner", "retired-correct-horse", params=params, min_length=12)
+        store.upsert("users", gpd.pd.DataFrame([{"username": DISABLED_USER, "disabled": True}]))
         store.set_layer_info("clearings", synthetic=True)
         store.set_layer_info("seizures", synthetic=True)
         store.set_layer_info("scenes", synthetic=True)  # not on the map, still named in the note
@@ -140,6 +158,12 @@ def build_map_store(path: Path) -> Path:
 @pytest.fixture(scope="session")
 def facts() -> MapStoreFacts:
     return MapStoreFacts()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Default settings (data folder in a temporary directory) with the cheapest password hashing."""
+    return load_settings({}, data_dir=tmp_path / "data", **FAST_HASH)
 
 
 @pytest.fixture
@@ -157,27 +181,58 @@ def app(settings: Settings, map_store: Path) -> Iterator[Flask]:
     app.extensions["ecowatch"].close()
 
 
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form in ``html``."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None, "no CSRF token in the page"
+    return found.group(1)
+
+
+def log_in(client: FlaskClient, username: str, password: str, **extra: str) -> TestResponse:
+    """Post the login form as a browser would (with the form's CSRF token)."""
+    page = client.get("/login")
+    if page.status_code != 200:  # already logged in: any page's account menu has the token
+        page = client.get("/nowhere")
+    token = csrf_token(page.get_data(as_text=True))
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token, **extra})
+
+
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
+def client_as(app: Flask) -> Callable[[str], FlaskClient]:
+    """A new test client logged in as the account of ``role``."""
+
+    def make(role: str) -> FlaskClient:
+        client = app.test_client()
+        response = log_in(client, role, PASSWORDS[role])
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def client(client_as: Callable[[str], FlaskClient]) -> FlaskClient:
+    """A client logged in as a planner (sees every layer and field)."""
+    return client_as("planner")
+
+
+@pytest.fixture
+def anonymous(app: Flask) -> FlaskClient:
+    """A client that has not logged in."""
     return app.test_client()
 
 
 @contextmanager
-def running_app(store: Path, data_dir: Path) -> Iterator[str]:
-    """The real app over ``store`` on werkzeug's threaded server on 127.0.0.1, port from the OS.
+def running_app(store: Path, data_dir: Path, *, production: bool = True, **overrides: Any) -> Iterator[str]:
+    """The real app over ``store`` on waitress (or werkzeug's threaded server) on 127.0.0.1, port from the OS.
 
     Yields the base URL (``http://127.0.0.1:PORT``); stops the server and closes the store after.
     """
-    app = create_app(load_settings({}, data_dir=data_dir), store_url=str(store))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="map-server", daemon=True)
-    thread.start()
+    app = create_app(load_settings({}, data_dir=data_dir, **{**FAST_HASH, **overrides}), store_url=str(store))
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        with background_server(app, production=production) as base:
+            yield base
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
         app.extensions["ecowatch"].close()
 
 

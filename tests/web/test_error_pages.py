@@ -11,7 +11,9 @@ from flask.testing import FlaskClient
 
 from config import Settings
 from layers.errors import StoreError
+from layers.redaction import ROLES
 from web import create_app
+from web.access import roles_allowed
 
 SECRET = "/srv/secret/path.gpkg: sqlite3.OperationalError near SELECT"
 
@@ -27,8 +29,8 @@ def failing_app(app: Flask) -> Flask:
         raise StoreError(SECRET)
 
     for prefix in ("", "/api"):
-        app.add_url_rule(f"{prefix}/boom", f"boom{prefix}", boom)
-        app.add_url_rule(f"{prefix}/broken", f"broken{prefix}", broken_store)
+        app.add_url_rule(f"{prefix}/boom", f"boom{prefix}", roles_allowed(*ROLES)(boom))
+        app.add_url_rule(f"{prefix}/broken", f"broken{prefix}", roles_allowed(*ROLES)(broken_store))
     return app
 
 
@@ -54,8 +56,8 @@ def test_wrong_method_is_405_with_allow(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize("prefix", ["", "/api"])
-def test_a_bug_is_500_without_detail(failing_app: Flask, prefix: str, caplog: pytest.LogCaptureFixture) -> None:
-    response = failing_app.test_client().get(f"{prefix}/boom")
+def test_a_bug_is_500_without_detail(failing_app: Flask, client: FlaskClient, prefix: str, caplog: pytest.LogCaptureFixture) -> None:
+    response = client.get(f"{prefix}/boom")
     assert response.status_code == 500
     body = response.get_data(as_text=True)
     assert SECRET not in body and "Traceback" not in body and "RuntimeError" not in body
@@ -65,8 +67,8 @@ def test_a_bug_is_500_without_detail(failing_app: Flask, prefix: str, caplog: py
 
 
 @pytest.mark.parametrize("prefix", ["", "/api"])
-def test_a_store_error_is_503_without_detail(failing_app: Flask, prefix: str) -> None:
-    response = failing_app.test_client().get(f"{prefix}/broken")
+def test_a_store_error_is_503_without_detail(failing_app: Flask, client: FlaskClient, prefix: str) -> None:
+    response = client.get(f"{prefix}/broken")
     assert response.status_code == 503
     body = response.get_data(as_text=True)
     assert SECRET not in body and "secret" not in body
@@ -77,12 +79,15 @@ def test_missing_store_is_503_for_page_and_api(settings: Settings, tmp_path: Pat
     missing = tmp_path / "missing.gpkg"
     app = create_app(settings, store_url=str(missing))
     client = app.test_client()
-    page = client.get("/")
-    api = client.get("/api/layers")
-    assert page.status_code == api.status_code == 503
+    login = client.get("/login")  # the form itself needs no store
+    assert login.status_code == 200
+    token = login.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    page = client.post("/login", data={"username": "planner", "password": "x" * 20, "csrf_token": token})
+    api = client.get("/api/layers")  # anonymous: refused before any store is opened
+    assert page.status_code == 503 and api.status_code == 401
     assert str(tmp_path) not in page.get_data(as_text=True) + api.get_data(as_text=True)
-    assert orjson.loads(api.data)["error"] == "store_unavailable"
-    assert not missing.exists()  # the map never creates a store
+    assert orjson.loads(page.data if page.mimetype == "application/json" else b'{}') == {}  # an HTML page
+    assert not missing.exists()  # the app never creates a store
 
 
 def test_error_page_escapes_the_message(client: FlaskClient) -> None:

@@ -11,6 +11,8 @@ from config import load_settings
 from web import create_app
 from web.hosts import host_allowed, split_host
 
+from .conftest import PASSWORDS, csrf_token
+
 
 def _urls(app: Flask) -> list[tuple[str, str]]:
     """(method, URL) of every rule of the app, arguments filled with a plausible value."""
@@ -35,7 +37,12 @@ def test_every_route_refuses_a_foreign_host(app: Flask) -> None:
 
 @pytest.mark.parametrize("host", ["localhost", "localhost:8765", "127.0.0.1", "127.0.0.1:8765", "[::1]", "[::1]:8765", "LOCALHOST"])
 def test_local_names_are_served(app: Flask, host: str) -> None:
-    response = app.test_client().get("/api/layers", headers={"Host": host})
+    client = app.test_client()
+    base = f"http://{host}"  # the login too: its cookie belongs to that name
+    token = csrf_token(client.get("/login", base_url=base).get_data(as_text=True))
+    login = client.post("/login", base_url=base, data={"username": "planner", "password": PASSWORDS["planner"], "csrf_token": token})
+    assert login.status_code == 303
+    response = client.get("/api/layers", base_url=base)
     assert response.status_code == 200
 
 
@@ -49,9 +56,10 @@ def test_other_names_are_not(host: str) -> None:
 def test_trusted_hosts_setting(tmp_path: Path, map_store: Path) -> None:
     settings = load_settings({"ECOWATCH_TRUSTED_HOSTS": "map.example.org,proxy.internal:8443"}, data_dir=tmp_path)
     client = create_app(settings, store_url=str(map_store)).test_client()
-    assert client.get("/api/layers", headers={"Host": "map.example.org"}).status_code == 200
-    assert client.get("/api/layers", headers={"Host": "map.example.org:443"}).status_code == 200
-    assert client.get("/api/layers", headers={"Host": "proxy.internal:8443"}).status_code == 200
+    # an allowed name reaches the app (anonymous here: its 401), any other is refused before (400)
+    assert client.get("/api/layers", headers={"Host": "map.example.org"}).status_code == 401
+    assert client.get("/api/layers", headers={"Host": "map.example.org:443"}).status_code == 401
+    assert client.get("/api/layers", headers={"Host": "proxy.internal:8443"}).status_code == 401
     assert client.get("/api/layers", headers={"Host": "proxy.internal:8080"}).status_code == 400
     assert client.get("/api/layers", headers={"Host": "attacker.example"}).status_code == 400
 

@@ -14,8 +14,18 @@ from web.layer_specs import draw_rank, field_label, get_map_layer, layer_spec, m
 def test_map_layers_are_the_on_map_spatial_layers() -> None:
     expected = {lyr.name for lyr in LAYERS if lyr.on_map and lyr.geometry_type}
     assert {lyr.name for lyr in map_layers()} == expected
-    assert get_map_layer("links") is None and get_map_layer("nope") is None
-    assert get_map_layer("clearings") is CATALOG["clearings"]
+    assert get_map_layer("links", "planner") is None and get_map_layer("nope", "planner") is None
+    assert get_map_layer("clearings", "planner") is CATALOG["clearings"]
+
+
+def test_map_layers_per_role() -> None:
+    every = {lyr.name for lyr in map_layers()}
+    for role in ("planner", "analyst", "ngo", "admin"):
+        assert {lyr.name for lyr in map_layers(role)} == every  # ngo: seizures generalised, still a layer
+    public = {lyr.name for lyr in map_layers("viewer")}
+    assert public == {lyr.name for lyr in LAYERS if lyr.on_map and lyr.geometry_type and lyr.public}
+    assert {"seizures", "observation_gaps"}.isdisjoint(public) and {"clearings", "hotspot_cells", "countries"} <= public
+    assert get_map_layer("seizures", "viewer") is None
 
 
 def test_draw_order_filled_then_outline_then_lines_then_points() -> None:

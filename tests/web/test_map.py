@@ -14,10 +14,15 @@ from shapely.geometry import Point, box
 
 from config import Settings, load_settings
 from layers import open_store
+from layers.accounts import HashParams, add_account
 from layers.redaction import Access
 from web import create_app
 from web.layer_specs import map_layers
 from web.map import initial_bounds
+
+from .conftest import PASSWORDS, log_in
+
+PLANNER_PASSWORD = PASSWORDS["planner"]
 
 SRC_HREF = re.compile(r"""\b(?:src|href)\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
 
@@ -72,10 +77,13 @@ def test_no_synthetic_note_for_observed_data(settings: Settings, tmp_path: Path)
     store = open_store(path)
     frame = gpd.GeoDataFrame({"name": ["x"], "source": ["t"]}, geometry=[box(0, 0, 1, 1)], crs="EPSG:4326")
     store.upsert("aoi", frame)
+    add_account(store, "planner", "planner", PLANNER_PASSWORD, params=HashParams(1, 1024, 1), min_length=12)
     store.close()
     app = create_app(settings, store_url=str(path))
     try:
-        page = html.unescape(app.test_client().get("/").get_data(as_text=True))
+        client = app.test_client()
+        assert log_in(client, "planner", PLANNER_PASSWORD).status_code == 303
+        page = html.unescape(client.get("/").get_data(as_text=True))
     finally:
         app.extensions["ecowatch"].close()
     assert "are synthetic" not in page
@@ -84,10 +92,13 @@ def test_no_synthetic_note_for_observed_data(settings: Settings, tmp_path: Path)
 
 def test_empty_store_says_so(settings: Settings, tmp_path: Path) -> None:
     path = tmp_path / "empty.gpkg"
-    open_store(path).close()
+    with open_store(path) as store:  # no features, one account
+        add_account(store, "planner", "planner", PLANNER_PASSWORD, params=HashParams(1, 1024, 1), min_length=12)
     app = create_app(settings, store_url=str(path))
     try:
-        page = app.test_client().get("/").get_data(as_text=True)
+        client = app.test_client()
+        assert log_in(client, "planner", PLANNER_PASSWORD).status_code == 303
+        page = client.get("/").get_data(as_text=True)
     finally:
         app.extensions["ecowatch"].close()
     assert "holds no features yet" in page
@@ -106,9 +117,12 @@ def test_initial_view_falls_back_to_countries_then_everything(tmp_path: Path) ->
         seizure = gpd.GeoDataFrame({"seizure_id": ["s"]}, geometry=[Point(105, 12)], crs="EPSG:4326")
         store.upsert("seizures", seizure)
         assert initial_bounds(store, Access("planner")) == (105, 12, 105, 12)
+        # the ngo's view of one seizure is none (a cell of fewer than 3 is suppressed); the viewer has no seizures
+        key = b"k" * 32
+        assert initial_bounds(store, Access("ngo", key)) is None and initial_bounds(store, Access("viewer", key)) is None
         country = gpd.GeoDataFrame({"name": ["A"]}, geometry=[box(100, 10, 104, 20)], crs="EPSG:4326")
         store.upsert("countries", country)
-        assert initial_bounds(store, Access("planner")) == (100, 10, 104, 20)
+        assert initial_bounds(store, Access("planner")) == initial_bounds(store, Access("viewer", key)) == (100, 10, 104, 20)
         aoi = gpd.GeoDataFrame({"name": ["a"]}, geometry=[box(101, 11, 102, 12)], crs="EPSG:4326")
         store.upsert("aoi", aoi)
         assert initial_bounds(store, Access("planner")) == (101, 11, 102, 12)
@@ -126,7 +140,9 @@ def test_configured_basemap_is_added_and_allowed(tmp_path: Path, map_store: Path
     )
     app = create_app(tiles, store_url=str(map_store))
     try:
-        response = app.test_client().get("/")
+        client = app.test_client()
+        assert log_in(client, "planner", PLANNER_PASSWORD).status_code == 303
+        response = client.get("/")
     finally:
         app.extensions["ecowatch"].close()
     page = response.get_data(as_text=True)

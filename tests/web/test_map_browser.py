@@ -1,6 +1,7 @@
 """The map in a real browser: headless Chromium (Debian's) driven by Playwright against the real app.
 
-The app runs on werkzeug's server on a free port; the page must draw, for every layer, as many
+The app runs on waitress (the production server) on a free port; the browser logs in (as a
+planner unless a test says otherwise), then the page must draw, for every layer, as many
 features as the API returns for the page's own bounds, make no request to any other host, list
 every layer in the layer control, and show hostile text in popups as text.
 """
@@ -8,7 +9,6 @@ every layer in the layer control, and show hostile text in popups as text.
 from __future__ import annotations
 
 import os
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,9 +20,10 @@ import pytest
 
 from layers import get_layer
 from layers.catalog import MIN_ZOOM_DETAIL
+from tests.conftest import DEMO_PASSWORD
 from web.layer_specs import map_layers
 
-from .conftest import running_app
+from .conftest import PASSWORDS, running_app
 
 pytestmark = pytest.mark.browser
 
@@ -98,9 +99,20 @@ class PageLog:
         self.errors: list[str] = []
 
 
+def log_in_page(page: Any, base: str, username: str, password: str) -> None:
+    """Log in through the login form, as a person would, and land on the map."""
+    page.goto(base + "/")  # anonymous: sent to the login page
+    assert "/login" in page.url
+    page.fill("#ew-username", username)
+    page.fill("#ew-password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")
+
+
 @contextmanager
-def open_map(browser: Any, base: str) -> Iterator[tuple[Any, PageLog]]:
-    """A fresh browser context on the map at ``base``, logging what the page does."""
+def open_map(browser: Any, base: str, username: str = "planner", password: str | None = None) -> Iterator[tuple[Any, PageLog]]:
+    """A fresh browser context logged in as ``username`` (the tests name accounts after their role), on the map at ``base``,
+    logging what the page does."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
@@ -110,7 +122,7 @@ def open_map(browser: Any, base: str) -> Iterator[tuple[Any, PageLog]]:
     page.on("console", lambda msg: log.errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: log.errors.append(str(exc)))
     try:
-        page.goto(base + "/")
+        log_in_page(page, base, username, password or PASSWORDS[username])
         yield page, log
     finally:
         context.close()
@@ -122,29 +134,33 @@ def page(browser: Any, live_server: str) -> Iterator[tuple[Any, PageLog]]:
         yield opened
 
 
-def _names() -> list[str]:
-    return [layer.name for layer in map_layers()]
+def _names(role: str = "planner") -> list[str]:
+    return [layer.name for layer in map_layers(role)]  # type: ignore[arg-type]
 
 
-def _wait_idle(page: Any) -> None:
-    page.wait_for_function(IDLE_JS, arg=_names(), timeout=TIMEOUT_MS)
+def _wait_idle(page: Any, role: str = "planner") -> None:
+    page.wait_for_function(IDLE_JS, arg=_names(role), timeout=TIMEOUT_MS)
 
 
-def _api(base: str, layer: str, bbox: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{base}/api/layers/{layer}/features?bbox={bbox}", timeout=10) as response:
-        body: dict[str, Any] = orjson.loads(response.read())
+def _api(page: Any, base: str, layer: str, bbox: str) -> dict[str, Any]:
+    """The features endpoint's answer for the page's own account (the page's cookies)."""
+    response = page.request.get(f"{base}/api/layers/{layer}/features?bbox={bbox}")
+    assert response.status == 200, f"{layer}: {response.status}"
+    body: dict[str, Any] = orjson.loads(response.body())
     return body
 
 
-def _assert_counts_match_api(page: Any, base: str) -> dict[str, int]:
-    """Every layer draws what the API returns for the view (nothing below its ``min_zoom``)."""
+def _assert_counts_match_api(page: Any, base: str, role: str = "planner") -> dict[str, int]:
+    """Every layer the role may see draws what the API returns for the view (nothing below its
+    ``min_zoom``), and no other layer is on the page."""
     bbox = page.evaluate("window.ecowatch.bbox()")
     counts: dict[str, int] = page.evaluate("window.ecowatch.counts")
+    assert set(counts) == set(_names(role)), f"layers on the page: {sorted(counts)}"
     zoom = page.evaluate("window.ecowatch.map.getZoom()")
     drawn = {}
-    for name in _names():
+    for name in _names(role):
         min_zoom = get_layer(name).min_zoom
-        expected = 0 if min_zoom is not None and zoom < min_zoom else _api(base, name, bbox)["numberReturned"]
+        expected = 0 if min_zoom is not None and zoom < min_zoom else _api(page, base, name, bbox)["numberReturned"]
         paths = page.locator(f".leaflet-ew-{name}-pane path").count()
         assert counts[name] == expected, f"{name}: page drew {counts[name]}, API returns {expected} for {bbox}"
         assert paths == expected, f"{name}: {paths} SVG paths for {expected} features"
@@ -263,7 +279,7 @@ def test_moving_the_map_fetches_the_new_view(page: tuple[Any, PageLog], live_ser
 @pytest.mark.slow
 def test_demo_store_map(browser: Any, demo_store: Path) -> None:
     """The real demo store (``ecowatch demo --no-serve``): every layer drawn as the API says, offline."""
-    with running_app(demo_store, demo_store.parent) as base, open_map(browser, base) as (pg, log):
+    with running_app(demo_store, demo_store.parent) as base, open_map(browser, base, "demo-planner", DEMO_PASSWORD) as (pg, log):
         _wait_idle(pg)
         drawn = _assert_counts_match_api(pg, base)
         assert drawn["clearings"] > 0 and drawn["aoi"] == 1

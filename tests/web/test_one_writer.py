@@ -15,6 +15,8 @@ from layers.redaction import Access
 from web import create_app
 from web.layer_specs import map_layers
 
+from .conftest import PASSWORDS, log_in
+
 WORLD = "-180,-90,180,90"
 
 
@@ -22,8 +24,10 @@ WORLD = "-180,-90,180,90"
 @pytest.mark.parametrize("layer", [lyr.name for lyr in map_layers()])
 def test_export_and_api_carry_identical_features(tmp_path: Path, map_store: Path, role: str, layer: str) -> None:
     settings = load_settings({}, data_dir=tmp_path)
-    app = create_app(settings, store_url=str(map_store), role=role)  # type: ignore[arg-type]
-    api = orjson.loads(app.test_client().get(f"/api/layers/{layer}/features", query_string={"bbox": WORLD}).data)
+    app = create_app(settings, store_url=str(map_store))
+    client = app.test_client()
+    assert log_in(client, role, PASSWORDS[role]).status_code == 303
+    api = orjson.loads(client.get(f"/api/layers/{layer}/features", query_string={"bbox": WORLD}).data)
     app.extensions["ecowatch"].close()
     access = Access(role, load_id_key(settings)) if role == "ngo" else Access(role)  # type: ignore[arg-type]
     with open_store(map_store) as store:
@@ -39,7 +43,9 @@ def test_export_and_api_carry_identical_features(tmp_path: Path, map_store: Path
 def test_the_clearing_with_dates_and_json_reads_the_same(tmp_path: Path, map_store: Path, facts) -> None:
     settings = load_settings({}, data_dir=tmp_path)
     app = create_app(settings, store_url=str(map_store))
-    body = orjson.loads(app.test_client().get("/api/layers/clearings/features", query_string={"bbox": WORLD}).data)
+    client = app.test_client()
+    assert log_in(client, "planner", PASSWORDS["planner"]).status_code == 303
+    body = orjson.loads(client.get("/api/layers/clearings/features", query_string={"bbox": WORLD}).data)
     app.extensions["ecowatch"].close()
     with open_store(map_store) as store:
         export_layer(store, "clearings", tmp_path / "c.geojson", role="planner")

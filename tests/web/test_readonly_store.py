@@ -23,6 +23,8 @@ from config import Settings
 from layers import open_store
 from web import create_app
 
+from .conftest import PASSWORDS, log_in
+
 ECOWATCH = Path(sys.executable).parent / "ecowatch"
 
 
@@ -67,6 +69,11 @@ def test_a_read_only_store_is_served_and_exported(map_store: Path, read_only_vie
 
     app = create_app(settings, store_url=str(store))
     client = app.test_client()
+    # accounts are read from the store; the session lives in this process's side store
+    assert log_in(client, "planner", PASSWORDS["planner"]).status_code == 303
+    for _ in range(5):
+        assert log_in(app.test_client(), "analyst", "a-wrong-password").status_code == 401
+    assert log_in(app.test_client(), "analyst", PASSWORDS["analyst"]).status_code == 429  # throttled all the same
     layers = client.get("/api/layers")
     assert layers.status_code == 200
     assert {item["name"]: item["count"] for item in layers.get_json()["layers"]}["clearings"] == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,29 +14,47 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from layers import open_store
+from layers.access_log import read_events
+from layers.accounts import HashParams, add_account
 from layers.reviews import trail
 from tests.layers.review_fixtures import clearing_rows, write_clearings
+
+from .conftest import log_in
 
 DESK_GETS = ["/review/", "/review/clearings/CL-0001", "/review/sample", "/review/accuracy", "/review/field-check.gpx",
              "/review/field-check.kml", "/review/step?current=CL-0001&pos=0"]
 
 
-def sign_in(client: FlaskClient, role: str, user: str = "ana") -> None:
-    with client.session_transaction() as session:
-        session["user"] = user
-        session["role"] = role
+SECOND_ANALYST = ("bo", "bo-correct-horse-battery")
 
 
 def token(client: FlaskClient) -> str:
     html = client.get("/review/").get_data(as_text=True)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(r'data-csrf="([^"]+)"', html)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found
     return found.group(1)
 
 
+@pytest.fixture(autouse=True)
+def all_new(map_store: Path) -> None:
+    """Every clearing of the map store not yet reviewed (the map tests confirm one for the viewer)."""
+    with open_store(map_store) as store:
+        store.upsert("clearings", pd.DataFrame({"clearing_id": ["CL-0001", "CL-0002", "CL-0099"], "review_status": "new"}))
+
+
 @pytest.fixture
-def analyst(client: FlaskClient) -> FlaskClient:
-    sign_in(client, "analyst")
+def analyst(client_as: Callable[[str], FlaskClient]) -> FlaskClient:
+    """A client logged in as the analyst (user name "analyst")."""
+    return client_as("analyst")
+
+
+@pytest.fixture
+def second_analyst(app: Flask, map_store: Path) -> FlaskClient:
+    """Another analyst, "bo", logged in."""
+    with open_store(map_store) as store:
+        add_account(store, SECOND_ANALYST[0], "analyst", SECOND_ANALYST[1], params=HashParams(1, 1024, 1), min_length=12)
+    client = app.test_client()
+    assert log_in(client, *SECOND_ANALYST).status_code == 303
     return client
 
 
@@ -45,24 +64,28 @@ def _decide(client: FlaskClient, cid: str, version: int, decision: str = "confir
 
 
 @pytest.mark.parametrize("path", DESK_GETS)
-def test_anonymous_is_refused(client: FlaskClient, path: str) -> None:
-    assert client.get(path).status_code == 401
+def test_anonymous_is_sent_to_log_in(anonymous: FlaskClient, path: str) -> None:
+    response = anonymous.get(path)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
 
 
-@pytest.mark.parametrize("path", DESK_GETS)
-def test_ngo_is_refused(client: FlaskClient, path: str) -> None:
-    sign_in(client, "ngo")
-    response = client.get(path)
-    assert response.status_code == 403 and b"CASE-" not in response.data
+@pytest.mark.parametrize("role", ["ngo", "viewer"])
+def test_ngo_and_viewer_are_refused(client_as: Callable[[str], FlaskClient], role: str) -> None:
+    client = client_as(role)
+    for path in DESK_GETS:
+        response = client.get(path)
+        assert response.status_code == 403 and b"CASE-" not in response.data and b"CL-0002" not in response.data, path
 
 
 def test_planner_sees_but_cannot_decide(client: FlaskClient) -> None:
-    sign_in(client, "planner", "pat")
     html = client.get("/review/").get_data(as_text=True)
     assert "CL-0002" in html and 'name="clearing"' not in html
     page = client.get("/review/clearings/CL-0002").get_data(as_text=True)
     assert 'id="ew-decide"' not in page
-    assert _decide(client, "CL-0002", 0).status_code == 403
+    token_ = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert token_ is not None
+    refused = client.post("/review/clearings/CL-0002/decision", data={"decision": "confirm", "version": "0", "csrf_token": token_.group(1)})
+    assert refused.status_code == 403
 
 
 def test_queue_order_filters_and_csp(analyst: FlaskClient) -> None:
@@ -103,19 +126,18 @@ def test_clearing_page_escapes_and_shows(analyst: FlaskClient, map_store: Path, 
     assert analyst.get("/review/clearings/CL-nope").status_code == 404
 
 
-def test_decision_csrf_conflict_and_trail(analyst: FlaskClient, map_store: Path) -> None:
+def test_decision_csrf_conflict_and_trail(analyst: FlaskClient, second_analyst: FlaskClient, map_store: Path) -> None:
     no_token = analyst.post("/review/clearings/CL-0002/decision", data={"decision": "confirm", "version": "0"})
-    assert no_token.status_code == 400
+    assert no_token.status_code == 400 and "CSRF" in no_token.get_data(as_text=True)
     first = _decide(analyst, "CL-0002", 0)
     assert first.status_code == 303
-    sign_in(analyst, "analyst", "bo")
-    second = _decide(analyst, "CL-0002", 0, "dismiss", reason="water")
+    second = _decide(second_analyst, "CL-0002", 0, "dismiss", reason="water")
     assert second.status_code == 409
     page = second.get_data(as_text=True)
-    assert "Another decision came first" in page and "ana recorded <strong>confirm</strong>" in page
+    assert "Another decision came first" in page and "analyst recorded <strong>confirm</strong>" in page
     with open_store(map_store) as store:
         rows = trail(store, "CL-0002")
-        assert list(rows["user"]) == ["ana", "bo"] and list(rows["outcome"]) == ["applied", "conflict"]
+        assert list(rows["user"]) == ["analyst", "bo"] and list(rows["outcome"]) == ["applied", "conflict"]
         assert store.read("clearings", where={"clearing_id": "CL-0002"})["review_status"].iloc[0] == "confirmed"
     html = analyst.get("/review/clearings/CL-0002").get_data(as_text=True)
     assert html.count('<tr data-outcome="') == 2
@@ -127,7 +149,7 @@ def test_decision_as_json(analyst: FlaskClient) -> None:
     ok = analyst.post("/review/clearings/CL-0001/decision", data=data, headers=headers)
     assert ok.status_code == 200 and ok.get_json() == {"clearing_id": "CL-0001", "review_status": "dismissed", "version": 1, "decision": "dismiss"}
     again = analyst.post("/review/clearings/CL-0001/decision", data=data, headers=headers)
-    assert again.status_code == 409 and again.get_json()["latest"]["user"] == "ana"
+    assert again.status_code == 409 and again.get_json()["latest"]["user"] == "analyst"
     bad = analyst.post("/review/clearings/CL-0001/decision", data={**data, "reason": "", "version": "1"}, headers=headers)
     assert bad.status_code == 400 and "reason" in bad.get_json()["message"]
 
@@ -150,6 +172,9 @@ def test_bulk(analyst: FlaskClient, map_store: Path) -> None:
     assert names == ["CL-0001", "CL-0002"] and "attachment" in gpx.headers["Content-Disposition"]
     kml = SafeET.fromstring(analyst.get("/review/field-check.kml").data)
     assert len(kml.findall(".//{http://www.opengis.net/kml/2.2}Polygon")) == 2
+    with open_store(map_store) as store:
+        exports = read_events(store, "export")
+    assert list(exports["username"]) == ["analyst", "analyst"] and "2 clearing(s)" in exports["detail"].iloc[0]
 
 
 def test_step_finds_neighbours_after_a_decision(analyst: FlaskClient) -> None:

@@ -27,7 +27,7 @@ from tests.ingest.reference_scenes import AOI_NAME, CRS, reference, write_local
 from tests.layers.review_fixtures import clearing_rows, write_clearings
 from web import create_app
 
-from .conftest import build_map_store
+from .conftest import FAST_HASH, PASSWORDS, build_map_store
 from .test_map_browser import (
     ARTIFACTS,
     CHROMIUM,
@@ -59,17 +59,16 @@ def _store(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """The app over the desk's store: (base URL, an analyst's session cookie value)."""
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app over the desk's store: its base URL."""
     _require_browser()
     folder = tmp_path_factory.mktemp("desk")
-    app = create_app(load_settings({}, data_dir=folder), store_url=str(_store(folder)))
-    cookie = app.session_interface.get_signing_serializer(app).dumps({"user": "ana", "role": "analyst"})  # type: ignore[attr-defined]
+    app = create_app(load_settings({}, data_dir=folder, **FAST_HASH), store_url=str(_store(folder)))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="desk-server", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", cookie
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -90,10 +89,9 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def test_keyboard_triage(browser: Any, desk: tuple[str, str]) -> None:
-    base, cookie = desk
+def test_keyboard_triage(browser: Any, desk: str) -> None:
+    base = desk
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_cookies([{"name": "session", "value": cookie, "url": base}])
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     log = PageLog()
@@ -102,14 +100,19 @@ def test_keyboard_triage(browser: Any, desk: tuple[str, str]) -> None:
     page.on("dialog", lambda dialog: (log.dialogs.append(dialog.message), dialog.dismiss()))
     page.on("request", lambda req: log.requests.append(req.url))
     try:
-        page.goto(base + "/review/")
+        page.goto(base + "/review/")  # to the login page first, and back here after it
+        page.fill("input[name=username]", "analyst")
+        page.fill("input[name=password]", PASSWORDS["analyst"])
+        page.press("input[name=password]", "Enter")
+        page.wait_for_url(base + "/review/")
         rows = page.locator("tr[data-clearing]")
-        ids = [rows.nth(i).get_attribute("data-clearing") for i in range(3)]
+        ids = [rows.nth(i).get_attribute("data-clearing") for i in range(4)]
         assert ids[0] == IMAGED
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.keyboard.press("?")
         assert page.locator("#ew-help").is_visible()
         page.keyboard.press("Escape")
+        page.locator("#ew-help").wait_for(state="hidden")  # Chromium closes a dialog on Escape asynchronously
         page.keyboard.press("c")  # first row: confirm
         page.wait_for_function("() => document.querySelector('tr[data-clearing]').classList.contains('ew-decided')")
         page.keyboard.press("f")  # second row: needs field check
@@ -130,9 +133,10 @@ def test_keyboard_triage(browser: Any, desk: tuple[str, str]) -> None:
         page.wait_for_function("() => Array.from(document.querySelectorAll('.ew-chips img')).every((i) => i.complete && i.naturalWidth > 0)")
         page.wait_for_function("() => window.ecowatchReviewMap && document.querySelector('#ew-mini-map path')")
         page.screenshot(path=str(ARTIFACTS / "review-clearing.png"), full_page=True)
-        # j: the next clearing still in the (status "new") queue, past the three just decided
+        # j: the next clearing still in the (status "new") queue, past the three just decided;
+        # it has no imagery
         page.keyboard.press("j")
-        page.wait_for_url(re.compile(r"/review/clearings/CL-0002\?pos=0"))
+        page.wait_for_url(re.compile(rf"/review/clearings/{ids[3]}\?pos=0"))
         page.locator(".ew-chip-missing").first.wait_for()  # no imagery for this one: said, not a broken image
         expected = {ids[0]: "confirm", ids[1]: "field_check", ids[2]: "dismiss"}
         for cid, decision in expected.items():
@@ -140,7 +144,7 @@ def test_keyboard_triage(browser: Any, desk: tuple[str, str]) -> None:
             trail = page.locator("#ew-trail tbody tr")
             assert trail.count() == 1
             text = trail.first.inner_text()
-            assert "ana" in text and decision in text and "applied" in text, (cid, text)
+            assert "analyst" in text and decision in text and "applied" in text, (cid, text)
         assert "seasonal" in page.locator("#ew-trail").inner_text()
         csp = [e for e in log.errors if "Content Security Policy" in e or "Content-Security-Policy" in e]
         assert csp == [], csp

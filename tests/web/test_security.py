@@ -38,6 +38,6 @@ def test_default_headers_on_every_response(client: FlaskClient) -> None:
         response = client.get(path)
         assert response.headers["Content-Security-Policy"] in (DEFAULT_POLICY,)
         assert response.headers["X-Content-Type-Options"] == "nosniff"
-        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Referrer-Policy"] == "same-origin"
         assert response.headers["X-Frame-Options"] == "DENY"
         response.close()
