@@ -327,6 +327,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, debug: bool, s
         raise JobFailed(f"cannot serve on {host or settings.host}:{port or settings.port}: {err}") from err
 
 
+from cli.accuracy import accuracy as _accuracy  # noqa: E402 - a command in its own module
+
+cli.add_command(_accuracy)
 cli.add_command(users)
 
 

@@ -30,7 +30,7 @@ from affine import Affine
 from config import Settings
 from geo.change.detection import ChangeParams
 from geo.change.gaps import GAP_BLOCK_PX, observation_gaps
-from geo.change.identity import reconcile
+from geo.change.identity import merged_into, reconcile
 from geo.change.objects import objects_from_pixels
 from ingest.errors import IngestError
 from ingest.imagery.local import LocalScene, open_scene
@@ -222,7 +222,9 @@ def detect(
         synthetic = any(s.synthetic for s in scenes)
         with store.transaction():
             # review states read again under the write lock: a review made while the windows ran is kept
-            objects, n_dismissed = reconcile(found, _known(store, aoi), aoi)
+            known_now = _known(store, aoi)
+            objects, n_dismissed = reconcile(found, known_now, aoi)
+            merged = merged_into(objects, known_now)
             if quicklooks is not None:
                 objects["quicklooks"] = [quicklooks.get(cid, {}) for cid in objects["clearing_id"]]
             objects = objects.assign(aoi=aoi, synthetic=synthetic, method=method).drop(columns=["n_pixels"])
@@ -231,6 +233,8 @@ def detect(
             counts = store.upsert("clearings", objects[known])
             counts += store.upsert("clearings", objects[~known].assign(run_id=run.run_id))
             store.replace("observation_gaps", gaps, where={"aoi": aoi})
+            if len(merged):
+                store.upsert("clearings", pd.DataFrame({"clearing_id": merged.index, "merged_into": merged.to_numpy()}))
             if synthetic:
                 store.set_layer_info("clearings", synthetic=True)
         run.written = counts.written
@@ -241,6 +245,7 @@ def detect(
             f"method {method}; from {len(base)} baseline and {len(mon)} monitoring scene(s): "
             f"{counts.inserted} new, {counts.updated} updated, {counts.unchanged} unchanged"
             + (f"; {n_dismissed} inside dismissed clearings not re-created" if n_dismissed else "")
+            + (f"; {len(merged)} merged into grown ones" if len(merged) else "")
             + f"; {share:.0f} % of the area watched as forest; {len(gaps)} observation gap(s)"
         )
     return run
@@ -274,8 +279,10 @@ def _clip(gaps: gpd.GeoDataFrame, aoi: object) -> gpd.GeoDataFrame:
 
 
 def _known(store: Store, aoi: str) -> gpd.GeoDataFrame:
-    """The AOI's clearings as the store holds them now: ids, review states and dates."""
-    return store.read("clearings", where={"aoi": aoi}, columns=["clearing_id", "review_status", "first_detected", "last_observed"])
+    """The AOI's clearings as the store holds them now (ids, review states and dates), but for those
+    merged into another: a merged clearing lives on in the one it merged into."""
+    rows = store.read("clearings", where={"aoi": aoi, "merged_into": None}, columns=["clearing_id", "review_status", "first_detected", "last_observed"])
+    return rows
 
 
 def _quicklooks(objects: gpd.GeoDataFrame, scenes: list[LocalScene], ref: LocalScene, aoi: str, settings: Settings) -> list[dict[str, str]]:

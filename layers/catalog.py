@@ -78,6 +78,12 @@ class Layer:
     generalised_from: str | None = None
     # when not empty: roles that see generalised seizures cannot read the layer, for this reason
     refused_generalised: str = ""
+    # extra (non-unique) indexes, each a tuple of field names; a name "-risk" sorts descending
+    indexes: tuple[tuple[str, ...], ...] = ()
+    # fields mostly empty: indexed only where they hold a value (so "IS NULL" never picks the index)
+    sparse_indexes: tuple[str, ...] = ()
+    # rows are only ever added: the store refuses to update or delete them (an audit trail)
+    append_only: bool = False
     # the viewer role (the public map) sees this layer, and of it only the rows matching public_where
     public: bool = False
     public_where: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
@@ -254,9 +260,14 @@ LAYERS: tuple[Layer, ...] = (
             _f("review_status", "text", "new, confirmed, dismissed or field_check."),
             _f("quicklooks", "json", "Paths of the before/after true-colour and NDVI PNG chips, by name, relative to the data folder (setting data_dir)."),
             _f("run_id", "text", "Detection run that first found it."),
+            _f("status_version", "integer", "Number of review decisions made on it (0 or empty: none); a decision names the version it was made on."),
+            _f("merged_into", "text", "Id of the clearing a later detection merged this one into, when it was."),
             _SYNTHETIC,
         ),
-        key=("clearing_id",), popup=("clearing_id", "area_ha", "first_detected", "confidence", "flags", "reasons", "risk", "review_status"),
+        key=("clearing_id",),
+        # the review queue: risk, then confidence ("high" sorts before "low"), within a status
+        indexes=(("review_status", "-risk", "confidence", "clearing_id"), ("-risk", "confidence", "clearing_id"),
+                 ("aoi", "review_status", "-risk", "confidence", "clearing_id")), sparse_indexes=("merged_into",), popup=("clearing_id", "area_ha", "first_detected", "confidence", "flags", "reasons", "risk", "review_status"),
         style={"color": "#d50000", "weight": 2, "fillColor": "#ff1744", "fillOpacity": 0.5}, min_zoom=MIN_ZOOM_DETAIL,
         public=True, public_where={"review_status": "confirmed"},
     ),
@@ -365,6 +376,42 @@ LAYERS: tuple[Layer, ...] = (
         (_f("cell", "text", "H3 cell id."), *HOT_FIELDS),
         key=("cell", "period"), on_map=False,
         description="H3 hotspots over the published seizures (cell centres, suppressed cells left out).",
+    ),
+    Layer(
+        "reviews", "Review decisions", None,
+        (
+            _f("review_id", "text", "Id of the decision."),
+            _f("clearing_id", "text", "Clearing decided on."),
+            _f("user", "text", "Analyst who decided.", sensitive=True),
+            _f("decision", "text", "confirm, dismiss or field_check."),
+            _f("from_status", "text", "Review status before the decision."),
+            _f("to_status", "text", "Review status after it (confirmed, dismissed, field_check)."),
+            _f("reason", "text", "Why it was dismissed: agriculture, plantation_rotation, seasonal, cloud_shadow, water, natural, other."),
+            _f("comment", "text", "The analyst's comment.", sensitive=True),
+            _f("decided", "datetime", "When, UTC."),
+            _f("status_version", "integer", "The clearing's status version the decision was made on."),
+            _f("outcome", "text", "applied (the status changed), or conflict (another decision came first: recorded, not applied)."),
+            _f("mode", "text", "queue (risk-sorted triage) or sample (a random sample unit: counts towards accuracy)."),
+            _f("sample_id", "text", "The sample the decision answers, in sample mode."),
+        ),
+        key=("review_id",), on_map=False, append_only=True,
+        indexes=(("clearing_id", "decided"), ("mode", "sample_id")),
+    ),
+    Layer(
+        "review_samples", "Accuracy sample units", None,
+        (
+            _f("sample_id", "text", "Sample the unit belongs to."),
+            _f("unit_id", "text", "Id of the unit: a clearing id, or a point id for the no-alert stratum."),
+            _f("stratum", "text", "Stratum: confidence|AOI|period of an alert, or 'no_alert|AOI' for points outside every alert."),
+            _f("clearing_id", "text", "The clearing reviewed for the unit (for a point: the clearing made for it, if any)."),
+            _f("stratum_units", "integer", "Alerts in the stratum when the sample was drawn (N_h)."),
+            _f("stratum_area_ha", "real", "Mapped area of the stratum, hectares (A_h)."),
+            _f("drawn", "datetime", "When the sample was drawn, UTC."),
+            _f("lon", "real", "Longitude of a point unit."),
+            _f("lat", "real", "Latitude of a point unit."),
+        ),
+        key=("sample_id", "unit_id"), on_map=False,
+        indexes=(("clearing_id",),),
     ),
     Layer(
         "ingest_runs", "Ingest and analysis runs", None,

@@ -35,6 +35,32 @@ class BBoxError(EcowatchError, ValueError):
     """A bounding box that is not four finite lon/lat numbers with west < east and south < north."""
 
 
+class FilterError(EcowatchError, ValueError):
+    """A filter parameter that cannot be read; ``parameter`` names it, the message says what was expected."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        self.parameter = parameter
+        self.message = message
+        super().__init__(f"{parameter}: {message}")
+
+
+class ReviewError(EcowatchError, ValueError):
+    """A review decision that cannot be recorded (unknown clearing, decision or reason)."""
+
+
+class ReviewConflict(ReviewError):  # noqa: N818 - a conflict, as HTTP names it
+    """Another decision was recorded on the clearing since the version the decision was made on.
+
+    ``latest`` holds the newer decision (a dict of the ``reviews`` row, or ``None`` when the
+    status changed without one) and ``version`` the clearing's current status version.
+    """
+
+    def __init__(self, clearing_id: str, expected: int, version: int, latest: dict[str, object] | None) -> None:
+        self.clearing_id, self.expected, self.version, self.latest = clearing_id, expected, version, latest
+        super().__init__(
+            f"clearing {clearing_id}: decided on status version {expected}, but it is at version {version} "
+            "(another decision was recorded in between)"
+        )
 class AccessError(LayerError, PermissionError):
     """A role asked for a layer (or rows of it) that it may not read."""
 

@@ -29,10 +29,12 @@ import shapely
 
 from layers import gpkg_blob, gpkg_rtree, gpkg_schema
 from layers.catalog import Layer, get_layer
+from layers.conditions import Between, Contains, Not
 from layers.errors import LayerError, SchemaError, StoreError, StoreReadOnlyError
 from layers.geometry import promote_to_multi
 from layers.gpkg_connections import Connections, sqlite_errors, store_error
 from layers.gpkg_schema import quote as _quote
+from layers.gpkg_where import condition_sql
 from layers.schema import MIGRATE_COMMAND, SRS_ID
 from layers.store import STORE_CRS, BBox, WriteCounts
 from layers.values import from_sql, to_sql, to_sql_column
@@ -168,7 +170,11 @@ class GeoPackageStore:
         params: list[Any] = []
         for name, value in (where or {}).items():
             fld = self._field(layer, name)
-            if isinstance(value, list | tuple | set | np.ndarray | pd.Series):
+            if isinstance(value, Between | Contains | Not):
+                clause, values = condition_sql(name, fld.type, value)
+                clauses.append(clause)
+                params += values
+            elif isinstance(value, list | tuple | set | np.ndarray | pd.Series):
                 values = [to_sql(fld.type, v) for v in value]
                 if not values:
                     clauses.append("0")
@@ -205,25 +211,32 @@ class GeoPackageStore:
         where: Mapping[str, Any] | None = None,
         columns: Sequence[str] | None = None,
         limit: int | None = None,
+        order_by: Sequence[str] = (),
+        offset: int = 0,
+        geometry: bool = True,
     ) -> pd.DataFrame:
         lyr = self._layer(layer)
         names = list(columns) if columns is not None else list(lyr.field_names)
         fields = [self._field(lyr, n) for n in names]
-        select = ["fid"] + (["geom"] if lyr.geometry_type else []) + [_quote(n) for n in names]
+        spatial = bool(lyr.geometry_type) and geometry
+        select = ["fid"] + (["geom"] if spatial else []) + [_quote(n) for n in names]
         clause, params = self._where_sql(lyr, where, bbox)
-        sql = f"SELECT {', '.join(select)} FROM {_quote(lyr.name)}{clause} ORDER BY fid"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        order = [_quote(self._field(lyr, n.lstrip("-")).name) + (" DESC" if n.startswith("-") else "") for n in order_by]
+        sql = f"SELECT {', '.join(select)} FROM {_quote(lyr.name)}{clause} ORDER BY {', '.join([*order, 'fid'])}"
+        if limit is not None or offset:
+            sql += f" LIMIT {-1 if limit is None else int(limit)}"
+        if offset:
+            sql += f" OFFSET {int(offset)}"
         with sqlite_errors(self.path, f"reading layer {lyr.name!r}"):
             rows = self._conn.execute(sql, params).fetchall()
         cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in select]
         data: dict[str, Any] = {}
-        offset = 2 if lyr.geometry_type else 1
-        for f, values in zip(fields, cols[offset:], strict=True):
+        first = 2 if spatial else 1
+        for f, values in zip(fields, cols[first:], strict=True):
             data[f.name] = from_sql(f.type, list(values))
         index = pd.Index(list(cols[0]), name="fid", dtype="int64")
         frame = pd.DataFrame(data, index=index, columns=names)
-        if not lyr.geometry_type:
+        if not spatial:
             return frame
         geoms = gpkg_blob.decode(list(cols[1]))
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=index, crs=STORE_CRS), crs=STORE_CRS)

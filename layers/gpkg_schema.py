@@ -66,6 +66,10 @@ def differences(conn: sqlite3.Connection) -> list[str]:
             continue
         columns = {r[1] for r in conn.execute(f"PRAGMA table_info({quote(table.name)})")}
         found += [f"no column {table.name}.{c}" for c in table.column_names if c not in columns]
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table.name,))}
+        found += [f"no index {name} on {table.name}" for name, _ in extra_indexes(table) if name not in indexes]
+        triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table.name,))}
+        found += [f"{table.name} is not kept append-only" for name, _ in append_only_triggers(table) if name not in triggers][:1]
         if table.geometry_type:
             have = gpkg_rtree.triggers(conn, table.name)
             if set(have) != set(gpkg_rtree.trigger_sql(table.name)):
@@ -106,7 +110,40 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     return changes
 
 
+def extra_indexes(table: Table) -> list[tuple[str, str]]:
+    """Name and ``CREATE INDEX`` statement of each index ``table`` declares (named by its columns,
+    so that a changed index is a new one)."""
+    t = quote(table.name)
+    out = []
+    for names in table.indexes:
+        cols = ", ".join(quote(n.lstrip("-")) + (" DESC" if n.startswith("-") else "") for n in names)
+        name = f"{table.name}_by_" + "_".join(n.replace("-", "desc_") for n in names)
+        out.append((name, f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {t} ({cols})"))
+    for col in table.sparse_indexes:
+        name = f"{table.name}_{col}_set"
+        out.append((name, f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {t} ({quote(col)}) WHERE {quote(col)} IS NOT NULL"))
+    return out
+
+
+def append_only_triggers(table: Table) -> list[tuple[str, str]]:
+    """Name and statement of the triggers that refuse UPDATE and DELETE on an append-only table."""
+    if not table.append_only:
+        return []
+    return [
+        (f"{table.name}_no_{action.lower()}",
+         f"CREATE TRIGGER IF NOT EXISTS {quote(f'{table.name}_no_{action.lower()}')} BEFORE {action} ON {quote(table.name)} "
+         f"BEGIN SELECT RAISE(ABORT, 'layer {table.name} is append-only'); END")
+        for action in ("UPDATE", "DELETE")
+    ]
+
+
 def _migrate_table(conn: sqlite3.Connection, table: Table) -> None:
+    _migrate_columns(conn, table)
+    for _, sql in (*extra_indexes(table), *append_only_triggers(table)):
+        conn.execute(sql)
+
+
+def _migrate_columns(conn: sqlite3.Connection, table: Table) -> None:
     t = quote(table.name)
     existing = {row[1] for row in conn.execute(f"PRAGMA table_info({t})")}
     if not existing:

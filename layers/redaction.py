@@ -280,6 +280,9 @@ def read_redacted(
     where: Mapping[str, Any] | None = None,
     columns: Sequence[str] | None = None,
     limit: int | None = None,
+    order_by: Sequence[str] = (),
+    offset: int = 0,
+    geometry: bool = True,
 ) -> pd.DataFrame:
     """Read rows of ``layer`` as ``who`` may see them (the rows of :func:`source_layer`).
 
@@ -287,6 +290,8 @@ def read_redacted(
     generalised points or opaque ids is redacted whole before ``where``, ``bbox`` and ``limit``
     apply to the published values: a cell is judged on all its points, and a box or a filter
     cannot single out a point inside it. ``columns`` not visible to the role are left out.
+    ``order_by``, ``offset`` and ``geometry=False`` (pages of a sorted list, as the review desk
+    reads them) are for the exact roles only.
     """
     access = who if isinstance(who, Access) else Access(check_role(who))
     where = row_filter(layer, access.role, where)
@@ -296,7 +301,9 @@ def read_redacted(
             out = read_redacted(store, layer, access, bbox=bbox, where=where, columns=[*columns, *extra], limit=limit)
             return out.drop(columns=extra)
     if not access.generalised:
-        return store.read(layer.name, bbox=bbox, where=where, columns=columns, limit=limit)
+        return store.read(layer.name, bbox=bbox, where=where, columns=columns, limit=limit, order_by=order_by, offset=offset, geometry=geometry)
+    if order_by or offset or not geometry:
+        raise LayerError(f"role {access.role!r} reads generalised rows: no sorted pages of {layer.name!r}")
     src = source_layer(layer, access)
     _check_where(src, where, access)
     visible = [f.name for f in visible_fields(src, src.field_names, access.role)]

@@ -52,6 +52,11 @@ class Table:
     title: str = ""
     description: str = ""
     content: bool = True
+    # extra indexes (field names, "-name" descending), indexes of mostly empty fields (only where
+    # set), and whether the store refuses UPDATE and DELETE on the table (an audit trail)
+    indexes: tuple[tuple[str, ...], ...] = ()
+    sparse_indexes: tuple[str, ...] = ()
+    append_only: bool = False
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -77,6 +82,9 @@ def layer_tables() -> tuple[Table, ...]:
             geometry_type=layer.geometry_type,
             title=layer.title,
             description=layer.description,
+            indexes=layer.indexes,
+            sparse_indexes=layer.sparse_indexes,
+            append_only=layer.append_only,
         )
         for layer in CATALOG.values()
     )

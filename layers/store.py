@@ -56,11 +56,17 @@ class Store(Protocol):
         where: Mapping[str, Any] | None = None,
         columns: Sequence[str] | None = None,
         limit: int | None = None,
+        order_by: Sequence[str] = (),
+        offset: int = 0,
+        geometry: bool = True,
     ) -> pd.DataFrame:
-        """Rows of ``layer`` (a GeoDataFrame in EPSG:4326 for spatial layers).
+        """Rows of ``layer`` (a GeoDataFrame in EPSG:4326 for spatial layers; a plain DataFrame
+        without their geometries when ``geometry`` is False).
 
         ``bbox`` is (west, south, east, north) in degrees and uses the spatial index; ``where`` maps
-        field names to a value or a list of values (equality / IN).
+        field names to a value, a list of values (equality / IN) or a :mod:`layers.conditions`
+        condition (ranges, list members). ``order_by`` names fields, ``-name`` for descending;
+        rows come in that order, then in insertion order; ``offset`` skips as many first.
         """
         ...
 

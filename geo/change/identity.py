@@ -5,7 +5,8 @@ id goes to one detection at most). Such an update keeps the clearing's review st
 earliest ``first_detected`` and latest ``last_observed``, and never shrinks it: its geometry is
 the union of the known one and the new one. A detection that takes no id but lies mostly
 (``dismissed_share``) inside clearings an analyst dismissed is a piece of them, and is not
-re-created as a new clearing.
+re-created as a new clearing. A known clearing that a grown detection overlaps but whose id went
+to another is *merged into* it (:func:`merged_into`): it keeps its row and review trail.
 """
 
 from __future__ import annotations
@@ -145,3 +146,34 @@ def reconcile(detected: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, aoi: str, 
     if drop.any():
         logger.info("%d detection(s) lie inside dismissed clearings and are not re-created", int(drop.sum()))
     return out[~drop], int(drop.sum())
+
+
+def merged_into(kept: gpd.GeoDataFrame, existing: gpd.GeoDataFrame) -> pd.Series:
+    """Known clearings that a grown detection swallowed: their id -> the id of the detection.
+
+    A detection that overlaps several known clearings takes the id of one (:func:`match_existing`);
+    every other known clearing it overlaps, not already merged, is merged into it (the one it
+    overlaps most, when several detections overlap it). ``kept`` is :func:`reconcile`'s output;
+    ``existing`` may carry ``merged_into`` (those already merged are left alone). Same CRS.
+    """
+    out = pd.Series(dtype=object)
+    if not len(kept) or not len(existing):
+        return out
+    taken = set(kept["clearing_id"])
+    already = existing["merged_into"].notna().to_numpy() if "merged_into" in existing.columns else np.zeros(len(existing), bool)
+    free = np.flatnonzero(~existing["clearing_id"].isin(taken).to_numpy() & ~already)
+    if not len(free):
+        return out
+    tree = shapely.STRtree(kept.geometry.values)
+    e_idx, k_idx = tree.query(existing.geometry.values[free], predicate="intersects")
+    if not len(e_idx):
+        return out
+    overlap = shapely.area(shapely.intersection(existing.geometry.values[free][e_idx], kept.geometry.values[k_idx]))
+    best: dict[int, tuple[float, int]] = {}
+    for e, k, a in zip(e_idx.tolist(), k_idx.tolist(), overlap.tolist(), strict=True):
+        if a > 0 and a > best.get(e, (0.0, -1))[0]:
+            best[e] = (a, k)
+    ids = {str(existing["clearing_id"].iloc[free[e]]): str(kept["clearing_id"].iloc[k]) for e, (_, k) in sorted(best.items())}
+    if ids:
+        logger.info("%d known clearing(s) merged into grown detections", len(ids))
+    return pd.Series(ids, dtype=object)

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.change.identity import assign_ids, new_clearing_id, reconcile
+from geo.change.identity import assign_ids, merged_into, new_clearing_id, reconcile
 
 
 def frame(boxes, ids=None):
@@ -83,3 +83,15 @@ def test_reconcile_without_known_clearings_gives_new_deterministic_ids():
     a, _ = reconcile(det, empty, "aoi")
     b, _ = reconcile(det, empty, "aoi")
     assert a.clearing_id.tolist() == b.clearing_id.tolist() and a.review_status.tolist() == ["new"]
+
+
+def test_a_grown_detection_merges_the_known_clearings_it_swallows():
+    existing = known([shapely.box(0, 0, 1, 1), shapely.box(1.2, 0, 2, 1), shapely.box(5, 5, 6, 6), shapely.box(1.5, 0.5, 1.7, 0.7)],
+                     ["big", "small", "far", "gone"], ["confirmed", "new", "new", "new"])
+    existing["merged_into"] = [None, None, None, "small"]  # merged earlier: left alone
+    grown = frame([shapely.box(0, 0, 2, 1)])  # covers big (most) and small
+    kept, _ = reconcile(grown.assign(last_observed=pd.Timestamp("2024-04-01"), area_ha=1.0), existing[existing["merged_into"].isna()], "aoi")
+    assert kept["clearing_id"].tolist() == ["big"]
+    merged = merged_into(kept, existing)
+    assert merged.to_dict() == {"small": "big"}
+    assert merged_into(kept, existing.iloc[:0]).empty and merged_into(kept.iloc[:0], existing).empty

@@ -45,6 +45,8 @@ def _all(status: int, **overrides: int) -> dict[str, int]:
     return {role: overrides.get(role, status) for role in ROLES}
 
 
+DESK_ONLY = _all(200, viewer=403, ngo=403)
+
 CASES: tuple[Case, ...] = (
     Case("static", "GET", "/static/pages.css", {ANON: 200, **_all(200)}),
     Case("auth.login", "GET", "/login", {ANON: 200, **_all(302)}),
@@ -55,6 +57,22 @@ CASES: tuple[Case, ...] = (
     Case("api.features", "GET", f"/api/layers/clearings/features?{BBOX}", {ANON: 401, **_all(200)}),
     Case("api.features", "GET", f"/api/layers/seizures/features?{BBOX}", {ANON: 401, **_all(200, viewer=404)}),
     Case("api.features", "GET", f"/api/layers/observation_gaps/features?{BBOX}", {ANON: 401, **_all(200, viewer=404)}),
+    # the review desk: planners look, analysts and admins decide; the admin decides second, on
+    # the version the analyst's decision replaced, and is answered 409
+    Case("review.queue", "GET", "/review/", {ANON: 302, **DESK_ONLY}),
+    Case("review.clearing", "GET", "/review/clearings/CL-0001", {ANON: 302, **DESK_ONLY}),
+    Case("review.step", "GET", "/review/step?current=CL-0001&pos=0", {ANON: 302, **_all(303, viewer=403, ngo=403)}),
+    Case("review.decision", "POST", "/review/clearings/CL-0001/decision", {ANON: 302, **_all(403, analyst=303, admin=409)},
+         {"decision": "field_check", "version": "0"}),
+    Case("review.bulk", "POST", "/review/bulk", {ANON: 302, **_all(403, analyst=200, admin=409)},
+         {"clearing": "CL-0099:0", "decision": "field_check"}),
+    Case("review_files.chip", "GET", "/review/clearings/CL-0001/chips/before_ndvi.png", {ANON: 302, **_all(404, viewer=403, ngo=403)}),
+    Case("review_files.field_gpx", "GET", "/review/field-check.gpx", {ANON: 302, **DESK_ONLY}),
+    Case("review_files.field_kml", "GET", "/review/field-check.kml", {ANON: 302, **DESK_ONLY}),
+    Case("review_sample.sample", "GET", "/review/sample", {ANON: 302, **DESK_ONLY}),
+    Case("review_sample.new_sample", "POST", "/review/sample", {ANON: 302, **_all(403, analyst=303, admin=303)}, {"per_stratum": "2"}),
+    Case("review_sample.point", "GET", "/review/sample/points/PT-none", {ANON: 302, **_all(404, viewer=403, ngo=403)}),
+    Case("review_sample.accuracy", "GET", "/review/accuracy", {ANON: 302, **DESK_ONLY}),
 )
 
 
