@@ -112,7 +112,7 @@ def production_server(app: Flask, host: str, port: int, *, threads: int) -> Any:
     The server's own identity is kept out of responses (no ``Server: waitress``) and its
     error pages carry no traceback.
     """
-    from waitress.server import create_server
+    from waitress.server import create_server  # type: ignore[import-untyped]
 
     return create_server(app, host=host, port=port, threads=threads, ident="", expose_tracebacks=False, clear_untrusted_proxy_headers=True)
 
@@ -125,7 +125,7 @@ def background_server(app: Flask, *, production: bool = True, threads: int = 4) 
     ``production=False``, werkzeug's threaded development server).
     """
     if production:
-        from waitress import wasyncore
+        from waitress import wasyncore  # type: ignore[import-untyped]
 
         server = production_server(app, "127.0.0.1", 0, threads=threads)
         port = server.effective_port
