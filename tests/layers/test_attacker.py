@@ -108,6 +108,7 @@ def _same_render(body: bytes) -> bytes:
     """``body`` with folium's element names (``map_<32 random hex digits>``, new on every render)
     and the session's CSRF token (new on every login) made equal."""
     body = re.sub(rb'name="csrf_token" value="[^"]*"', b'name="csrf_token" value="X"', body)
+    body = re.sub(rb'name="csrf-token" content="[^"]*"', b'name="csrf-token" content="X"', body)
     return re.sub(rb"_[0-9a-f]{32}(?![0-9a-f])", b"_X", body)
 
 
