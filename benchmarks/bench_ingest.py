@@ -5,7 +5,7 @@
 
 The file is generated with a fixed seed: CSV in the seizure schema, most rows with a case id and
 some without (content hash), ISO and day-first dates, DMS coordinates, and about 1 % bad rows
-(ambiguous dates, NaN quantities, swapped coordinates, formulas) that must be rejected.
+(ambiguous dates, NaN quantities, swapped coordinates, days that do not exist) that must be rejected.
 ``ingest_seizures`` runs into a new GeoPackage store, then again (idempotent: nothing written).
 The naive baseline, in the same process, is what one would write first: ``csv.DictReader``, each
 row validated on its own (no per-value caching) and stored with one ``upsert`` per row, each its
@@ -85,8 +85,8 @@ def make_csv(path: Path, n: int, seed: int) -> int:
                     q = "NaN"
                 elif k == 2:
                     x, y = y if "°" not in y else f"{lat[i]:.5f}", x
-                else:
-                    notes = '=HYPERLINK("http://example.invalid","x")'
+                else:  # a formula in a note is data now (stored made safe), so: a day that does not exist
+                    date = "2021-02-30"
             sid = f"CASE-{seed}-{i:06d}" if i % 10 else ""
             w.writerow([sid, date, group, commodity, species, q, unit, MODES[i % len(MODES)], "Cambodia", "Viet Nam",
                         AGENCIES[i % len(AGENCIES)], f"REF-{i}", notes, x, y])
