@@ -28,7 +28,6 @@ from .test_map_browser import (
     _assert_counts_match_api,
     _click_feature,
     _wait_idle,
-    browser,  # noqa: F401  (the module-scoped browser fixture)
     open_map,
 )
 
@@ -74,7 +73,7 @@ def _watch_csp(page: Any) -> list[str]:
     return violations
 
 
-def test_login_page(browser: Any, server: str) -> None:  # noqa: F811
+def test_login_page(browser: Any, server: str) -> None:
     context = browser.new_context(viewport={"width": 1100, "height": 720})
     context.add_init_script(CSP_WATCH)
     page = context.new_page()
@@ -100,7 +99,7 @@ def test_login_page(browser: Any, server: str) -> None:  # noqa: F811
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_sees_its_layers(browser: Any, server: str, role: str) -> None:  # noqa: F811
+def test_each_role_sees_its_layers(browser: Any, server: str, role: str) -> None:
     with open_map(browser, server, role) as (pg, log):
         pg.context.add_init_script(CSP_WATCH)
         pg.reload()
@@ -126,7 +125,7 @@ def test_each_role_sees_its_layers(browser: Any, server: str, role: str) -> None
         _assert_clean(log, server)
 
 
-def test_hostile_text_is_text_for_a_viewer_too(browser: Any, server: str, facts: Any) -> None:  # noqa: F811
+def test_hostile_text_is_text_for_a_viewer_too(browser: Any, server: str, facts: Any) -> None:
     with open_map(browser, server, "viewer") as (pg, log):
         _wait_idle(pg, "viewer")
         text = _click_feature(pg, "concessions", "holder", facts.hostile)
@@ -134,7 +133,7 @@ def test_hostile_text_is_text_for_a_viewer_too(browser: Any, server: str, facts:
         _assert_clean(log, server)
 
 
-def test_an_ngo_browser_never_receives_exact_seizures(browser: Any, ngo_server: str) -> None:  # noqa: F811
+def test_an_ngo_browser_never_receives_exact_seizures(browser: Any, ngo_server: str) -> None:
     bodies: list[tuple[str, bytes]] = []
 
     def keep(response: Any) -> None:

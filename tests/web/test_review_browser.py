@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import geopandas as gpd
 import pytest
 import shapely
-from werkzeug.serving import make_server
 
 from config import load_settings
 from ingest.imagery.local import open_scene
@@ -26,16 +24,10 @@ from layers import open_store
 from tests.ingest.reference_scenes import AOI_NAME, CRS, reference, write_local
 from tests.layers.review_fixtures import clearing_rows, write_clearings
 from web import create_app
+from web.server import background_server
 
-from .conftest import FAST_HASH, PASSWORDS, build_map_store
-from .test_map_browser import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    TIMEOUT_MS,
-    PageLog,
-    _require_browser,
-)
+from .conftest import FAST_HASH, PASSWORDS, _require_browser, build_map_store
+from .test_map_browser import ARTIFACTS, TIMEOUT_MS, PageLog
 
 pytestmark = pytest.mark.browser
 IMAGED = "CL-00-imaged"  # sorts before CL-000 at the same risk
@@ -64,29 +56,11 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _require_browser()
     folder = tmp_path_factory.mktemp("desk")
     app = create_app(load_settings({}, data_dir=folder, **FAST_HASH), store_url=str(_store(folder)))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="desk-server", daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        with background_server(app, production=False) as base:
+            yield base
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
         app.extensions["ecowatch"].close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_keyboard_triage(browser: Any, desk: str) -> None:
