@@ -53,6 +53,9 @@ from web.visibility import request_access
 logger = logging.getLogger(__name__)
 
 MAX_FEATURES = 5000
+# what the map asks for at most per layer and view (over it: the aggregate), so that an answer
+# stays small (about 200 KB: benchmarks/bench_map.py)
+MAP_LIMIT = 1000
 FEATURE_ARGS = ("bbox", "limit", "properties")
 
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
