@@ -141,6 +141,9 @@
         note.textContent = agg ? aggregateText(ew.layers[name].ewSpec, agg) : "";
         note.style.display = agg ? "" : "none";
       }
+      if (agg) {
+        lines.push(aggregateText(ew.layers[name].ewSpec, agg));
+      }
     });
     Object.keys(ew.zoomedOut).forEach(function (name) {
       var row = legend ? legend.querySelector('.ew-legend-row[data-layer="' + name + '"]') : null;
