@@ -19,6 +19,7 @@ from web.access import current_role, roles_allowed
 from web.api import MAP_LIMIT
 from web.app_state import app_state
 from web.assets import assert_offline, localise_assets
+from web.imagery import IMAGERY_ROLES
 from web.layer_specs import layer_spec, map_layers
 from web.map_page import BBox, build_map
 from web.security import page_policy
@@ -57,7 +58,16 @@ def page_options() -> dict[str, Any]:
         "filters": list(MAP_FILTER_NAMES), "flags": list(FLAGS), "confidences": list(CONFIDENCES),
         "statuses": list(REVIEW_STATUSES), "commodities": list(COMMODITY_GROUPS),
         "search_url": url_for("map_search.find"),
+        **imagery_options(),
     }
+
+
+def imagery_options() -> dict[str, str]:
+    """The imagery URLs, for the roles that may see imagery (none for the others)."""
+    if current_role() not in IMAGERY_ROLES:
+        return {}
+    tile = url_for("imagery.tile", day="0000-00-00", z=0, x=0, y=0)
+    return {"imagery_dates": url_for("imagery.dates"), "imagery_tiles": tile.rsplit("/0000-00-00/", 1)[0]}
 
 
 @bp.get("/")

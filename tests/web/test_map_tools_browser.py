@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import orjson
 import pytest
+from PIL import Image
 from pyproj import Transformer
 from shapely.geometry import box
 
@@ -24,6 +25,7 @@ from layers.opaque_ids import load_id_key
 from layers.redaction import Access, count_redacted
 
 from .conftest import build_map_store, running_app
+from .imagery_scene import DATE, PATCH_LONLAT, scene_row, write_scene
 from .test_map_browser import TIMEOUT_MS, _assert_clean, _assert_counts_match_api, open_map
 
 pytestmark = pytest.mark.browser
@@ -252,3 +254,61 @@ def test_zoomed_out_over_a_big_store_the_map_shows_aggregates_that_add_up(browse
         _wait(page)
         assert page.evaluate("window.ecowatch.aggregates.clearings") is None and page.evaluate("window.ecowatch.counts.clearings") > 0
         _assert_clean(log, base)
+
+
+@pytest.fixture(scope="module")
+def imagery_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The test store with one stored scene holding a red patch at a known place."""
+    folder = tmp_path_factory.mktemp("imagery")
+    path = build_map_store(folder / "im.gpkg")
+    scene = write_scene(folder / "scene_20240201.tif")
+    store = open_store(path)
+    store.upsert("scenes", gpd.GeoDataFrame([scene_row(scene)], geometry="geometry", crs="EPSG:4326"))
+    store.close()
+    with running_app(path, folder) as base:
+        yield base
+
+
+def _screen_pixel(page: Any, shot: Path, lon: float, lat: float) -> tuple[int, int, int]:
+    point = page.evaluate(f"""(() => {{ const ew = window.ecowatch; const p = ew.map.latLngToContainerPoint([{lat}, {lon}]);
+      const r = ew.map.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }})()""")
+    image = Image.open(shot).convert("RGB")
+    return image.getpixel((int(point[0]), int(point[1])))  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("role", ["planner", "ngo"])
+def test_the_imagery_layer_shows_the_dates_true_colour(browser: Any, imagery_server: str, role: str, tmp_path: Path) -> None:
+    lon, lat = PATCH_LONLAT
+    with open_map(browser, imagery_server, role) as (page, log):
+        _goto(page, imagery_server, f"lat={lat}&lon={lon}&z=15")
+        page.wait_for_function("() => window.ecowatch.imagery.ready", timeout=TIMEOUT_MS)
+        options = page.locator("#ew-imagery-date option").all_inner_texts()
+        assert options[0] == "none" and options[1].startswith(DATE.isoformat())
+        page.select_option("#ew-imagery-date", DATE.isoformat())
+        page.wait_for_function("() => window.ecowatch.imageryIdle()", timeout=TIMEOUT_MS)
+        assert f"date={DATE.isoformat()}" in page.url
+        shot = tmp_path / f"imagery-{role}.png"
+        page.screenshot(path=str(shot))
+        # tolerance: the patch (B04 0.28, B03 and B02 0.025 reflectance) shows as R >= 200, G and B <= 110
+        r, g, b = _screen_pixel(page, shot, lon, lat)
+        assert r >= 200 and g <= 110 and b <= 110, (r, g, b)
+        r2, g2, b2 = _screen_pixel(page, shot, lon + 0.006, lat + 0.006)  # forest around it: green dominates
+        assert g2 > r2 and g2 > b2, (r2, g2, b2)
+        # the URL brings the imagery back; NDVI turns the patch brown-ish (red > green)
+        other = page.context.new_page()
+        other.goto(page.url.replace(f"date={DATE.isoformat()}", f"date={DATE.isoformat()}&style=ndvi"))
+        other.wait_for_function("() => window.ecowatch && window.ecowatch.imageryIdle && window.ecowatch.imageryIdle()", timeout=TIMEOUT_MS)
+        assert other.locator("#ew-imagery-style").input_value() == "ndvi"
+        shot2 = tmp_path / f"imagery-ndvi-{role}.png"
+        other.screenshot(path=str(shot2))
+        r3, g3, _ = _screen_pixel(other, shot2, lon, lat)
+        r4, g4, _ = _screen_pixel(other, shot2, lon + 0.006, lat + 0.006)
+        assert r3 > g3 and g4 > r4, ((r3, g3), (r4, g4))
+        _assert_clean(log, imagery_server)
+
+
+def test_the_viewer_has_no_imagery_control(browser: Any, imagery_server: str) -> None:
+    with open_map(browser, imagery_server, "viewer") as (page, _):
+        _goto(page, imagery_server, AOI_VIEW + f"&date={DATE.isoformat()}")
+        assert page.locator("#ew-imagery-date").count() == 0
+        assert page.evaluate("window.ecowatch.imagery.layer") is None

@@ -258,6 +258,9 @@
     if (ew.startState) {
       ew.startState(map); /* ecowatch-state.js: the URL's view, layers and filters; the filter panel */
     }
+    if (ew.startImagery) {
+      ew.startImagery(map); /* ecowatch-imagery.js: the date picker and the imagery tiles */
+    }
     if (ew.startTools) {
       ew.startTools(map); /* ecowatch-coords.js: pointer coordinates and the search box */
     }
