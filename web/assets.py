@@ -43,6 +43,7 @@ LOCAL_ASSETS: dict[str, LocalAsset] = {
     "ecowatch_state_js": LocalAsset("ecowatch-state.js"),
     "ecowatch_coords_js": LocalAsset("ecowatch-coords.js"),
     "ecowatch_imagery_js": LocalAsset("ecowatch-imagery.js"),
+    "ecowatch_print_js": LocalAsset("ecowatch-print.js"),
     "ecowatch_js": LocalAsset("ecowatch.js"),
     "ecowatch_css": LocalAsset("ecowatch.css"),
 }

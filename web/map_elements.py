@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 _OWN_JS = [
     ("ecowatch_dom_js", "ecowatch-dom.js"), ("ecowatch_state_js", "ecowatch-state.js"),
-    ("ecowatch_coords_js", "ecowatch-coords.js"), ("ecowatch_imagery_js", "ecowatch-imagery.js"), ("ecowatch_js", "ecowatch.js"),
+    ("ecowatch_coords_js", "ecowatch-coords.js"), ("ecowatch_imagery_js", "ecowatch-imagery.js"),
+    ("ecowatch_print_js", "ecowatch-print.js"), ("ecowatch_js", "ecowatch.js"),
 ]
 _OWN_CSS = [("ecowatch_css", "ecowatch.css")]
 

@@ -43,7 +43,8 @@
       z: number(q.get("z")),
       layers: q.has("layers") ? q.get("layers").split(",").filter(Boolean) : null,
       date: q.get("date") || null,
-      style: q.get("style") || null
+      style: q.get("style") || null,
+      print: ew.printPaper ? ew.printPaper(q.get("print")) : null
     };
   }
 
@@ -79,6 +80,9 @@
     }
     if (ew.state.style) {
       q.set("style", ew.state.style);
+    }
+    if (ew.state.print) {
+      q.set("print", ew.state.print);
     }
     return q.toString();
   };
@@ -206,6 +210,11 @@
   /* Called once the layers and the legend exist: the URL's view and layers, then keep the URL. */
   ew.startState = function (map) {
     var st = (ew.state = readState());
+    if (st.print && ew.startPrint) {
+      ew.startPrint(map, st.print); /* ecowatch-print.js: the page laid out for paper */
+    } else if (ew.startPrintLinks) {
+      ew.startPrintLinks(map);
+    }
     if (st.lat !== null && st.lon !== null && st.z !== null) {
       map.setView([st.lat, st.lon], st.z, { animate: false });
     }
