@@ -17,7 +17,7 @@ API::
 
     agg = grid_aggregate(store, get_layer("clearings"), access, bbox=(w, s, e, n), where=...)
     agg.total            # == count_redacted(store, layer, access, bbox=bbox, where=where)
-    agg.features()       # GeoJSON Features: one cell polygon each, properties count, area_ha, cell
+    agg.features()       # GeoJSON Features: one cell polygon each, id "column,row", properties count, area_ha
 """
 
 from __future__ import annotations
@@ -47,10 +47,11 @@ from layers.store import BBox, Store
 
 logger = logging.getLogger(__name__)
 
-CELL_STEPS_DEG = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+CELL_STEPS_DEG = (0.001, 0.002, 0.0025, 0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0)
 """Cell sizes (degrees) a view may get: fixed steps, so that views at one zoom share a grid."""
-CELLS_ACROSS = 40
-"""At most this many cells across the longer side of a view (so at most 1 600 in a view)."""
+CELLS_ACROSS = 32
+"""At most this many cells across the longer side of a view (so at most 1 024 in a view, about
+200 bytes each as GeoJSON: an answer stays under 200 KB)."""
 AREA_FIELD = "area_ha"
 
 
@@ -84,18 +85,21 @@ class GridAggregate:
         """Features counted over all cells."""
         return int(self.count.sum())
 
-    def features(self, decimals: int = 6) -> list[dict[str, Any]]:
-        """One GeoJSON Feature (a lon/lat square, counter-clockwise) per cell, coordinates rounded to ``decimals``."""
+    def features(self) -> list[dict[str, Any]]:
+        """One GeoJSON Feature per cell: a lon/lat square (counter-clockwise) with the decimals the
+        cell size needs, ``id`` ``"column,row"``, properties ``count`` (and ``area_ha``)."""
         out: list[dict[str, Any]] = []
         step = self.cell_deg
+        decimals = max(0, -math.floor(math.log10(step))) + 1
         for i in range(len(self.count)):
-            x0, y0 = round(int(self.ix[i]) * step, decimals), round(int(self.iy[i]) * step, decimals)
-            x1, y1 = round((int(self.ix[i]) + 1) * step, decimals), round((int(self.iy[i]) + 1) * step, decimals)
-            props: dict[str, Any] = {"cell": f"{int(self.ix[i])},{int(self.iy[i])}", "count": int(self.count[i])}
+            ix, iy = int(self.ix[i]), int(self.iy[i])
+            x0, y0 = round(ix * step, decimals), round(iy * step, decimals)
+            x1, y1 = round((ix + 1) * step, decimals), round((iy + 1) * step, decimals)
+            props: dict[str, Any] = {"count": int(self.count[i])}
             if self.area_ha is not None:
                 props["area_ha"] = round(float(self.area_ha[i]), 1)
             out.append({
-                "type": "Feature",
+                "type": "Feature", "id": f"{ix},{iy}",
                 "geometry": {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]},
                 "properties": props,
             })

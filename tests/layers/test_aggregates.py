@@ -12,7 +12,14 @@ import shapely
 from shapely.geometry import box
 
 from layers import get_layer, open_store
-from layers.aggregates import CELL_STEPS_DEG, GridAggregate, _bin, cell_size_for, grid_aggregate
+from layers.aggregates import (
+    CELL_STEPS_DEG,
+    CELLS_ACROSS,
+    GridAggregate,
+    _bin,
+    cell_size_for,
+    grid_aggregate,
+)
 from layers.conditions import Between
 from layers.errors import LayerError
 from layers.filters import MAP_FILTER_NAMES, parse_filters
@@ -131,11 +138,11 @@ def test_a_filter_on_a_hidden_field_is_refused_for_the_ngo(store: Store) -> None
 
 def test_cell_size_follows_the_view() -> None:
     assert cell_size_for((104.0, 11.0, 104.03, 11.01)) == 0.001
-    assert cell_size_for((102.5, 10.5, 108.5, 17.5)) == 0.2
+    assert cell_size_for((102.5, 10.5, 108.5, 17.5)) == 0.25
     assert cell_size_for((-180, -90, 180, 90)) == CELL_STEPS_DEG[-1]
     for bbox in [(0, 0, 0.3, 0.1), (10, 10, 10.9, 11.7)]:
         step = cell_size_for(bbox)
-        assert max(bbox[2] - bbox[0], bbox[3] - bbox[1]) / step <= 40
+        assert max(bbox[2] - bbox[0], bbox[3] - bbox[1]) / step <= CELLS_ACROSS
 
 
 def test_features_are_closed_squares() -> None:
@@ -145,4 +152,6 @@ def test_features_are_closed_squares() -> None:
     ring = feats[0]["geometry"]["coordinates"][0]
     assert ring[0] == ring[-1] == [-0.5, 1.5] and ring[2] == [0.0, 2.0]
     assert shapely.geometry.shape(feats[1]["geometry"]).area == pytest.approx(0.25)
-    assert feats[0]["properties"] == {"cell": "-1,3", "count": 5, "area_ha": 1.2}
+    assert feats[0]["properties"] == {"count": 5, "area_ha": 1.2} and feats[0]["id"] == "-1,3"
+    fine = GridAggregate("clearings", 0.002, np.array([52501]), np.array([6801]), np.array([1]), None).features()
+    assert fine[0]["geometry"]["coordinates"][0][2] == [105.004, 13.604]

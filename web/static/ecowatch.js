@@ -187,7 +187,7 @@
           feature.ewCellDeg = collection.aggregate.cell_deg;
         }
         var key = JSON.stringify([feature.geometry, feature.properties, cellMax]);
-        var id = cells ? "cell:" + collection.aggregate.cell_deg + ":" + feature.properties.cell
+        var id = cells ? "cell:" + collection.aggregate.cell_deg + ":" + feature.id
           : feature.id !== undefined && feature.id !== null ? "id:" + feature.id : "key:" + key + ":" + i;
         seen[id] = true;
         var old = drawn[id];
