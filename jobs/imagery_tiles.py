@@ -144,7 +144,7 @@ def _read_tile(path: Path, mtime_ns: int, bounds: tuple[float, float, float, flo
         src[src == np.float32(nodata)] = 0
     reproject(src, out, src_transform=src_transform, src_crs=src_crs, src_nodata=0, dst_transform=dst_transform,
               dst_crs="EPSG:3857", dst_nodata=0, resampling=Resampling.bilinear)
-    valid = (out > 0).all(axis=0)
+    valid: NDArray[np.bool_] = np.asarray((out > 0).all(axis=0), dtype=bool)
     out *= np.float32(factor)
     return out, valid
 
