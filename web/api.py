@@ -55,7 +55,7 @@ logger = logging.getLogger(__name__)
 MAX_FEATURES = 5000
 # what the map asks for at most per layer and view (over it: the aggregate), so that an answer
 # stays small (about 200 KB: benchmarks/bench_map.py)
-MAP_LIMIT = 1000
+MAP_LIMIT = 500
 FEATURE_ARGS = ("bbox", "limit", "properties")
 
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)

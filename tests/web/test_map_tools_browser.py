@@ -246,7 +246,7 @@ def test_zoomed_out_over_a_big_store_the_map_shows_aggregates_that_add_up(browse
             store.close()
         note = page.locator(".ew-legend-aggregate[data-layer='clearings']")
         assert note.is_visible() and "grid cell" in note.inner_text() and f"{agg_low['count']:,}" in note.inner_text()
-        response = page.request.get(f"{base}/api/layers/clearings/features?bbox={page.evaluate('window.ecowatch.bbox()')}&limit=1000&confidence=low")
+        response = page.request.get(f"{base}/api/layers/clearings/features?bbox={page.evaluate('window.ecowatch.bbox()')}&limit={page.evaluate('window.ecowatch.layers.clearings.ewSpec.limit')}&confidence=low")
         assert len(response.body()) < 200_000 and orjson.loads(response.body())["aggregate"]["count"] == agg_low["count"]
         page.screenshot(path=str(tmp_path / f"aggregate-{role}.png"))
         # zoomed in far enough, the features themselves
