@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +40,7 @@ from layers.errors import LayerError
 from layers.redaction import (
     Access,
     Role,
+    StoredRows,
     check_role,
     read_redacted,
     source_layer,
@@ -123,6 +127,94 @@ def _bin(frame: Any, cell_deg: float, area: str | None) -> tuple[NDArray[np.int6
     return keys[:, 0], keys[:, 1], count.astype(np.int64), sums
 
 
+BASE_CELL_DEG = 0.05
+"""The grid of the whole-layer summaries kept in memory; every step from it up divides by it."""
+WHOLE_LAYER_CACHE = 16
+
+
+@dataclass(frozen=True)
+class _WholeLayer:
+    """Counts and sums of every row of a layer (with filters) on the :data:`BASE_CELL_DEG` grid,
+    and the extent of the rows' bounding boxes."""
+
+    extent: tuple[float, float, float, float]
+    ix: NDArray[np.int64]
+    iy: NDArray[np.int64]
+    count: NDArray[np.int64]
+    sums: NDArray[np.float64]
+
+    def inside(self, bbox: BBox) -> bool:
+        """Whether ``bbox`` meets every row's bounding box (then it counts them all)."""
+        w, s, e, n = self.extent
+        return bool(len(self.count)) and bbox[0] <= w and bbox[1] <= s and bbox[2] >= e and bbox[3] >= n
+
+    def regrid(self, step: float) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+        k = round(step / BASE_CELL_DEG)
+        keys, inverse = np.unique(np.stack([self.ix // k, self.iy // k], axis=1), axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        return (keys[:, 0], keys[:, 1], np.bincount(inverse, weights=self.count, minlength=len(keys)).astype(np.int64),
+                np.bincount(inverse, weights=self.sums, minlength=len(keys)).astype(np.float64))
+
+
+class _WholeLayers:
+    """Whole-layer summaries per store state (the GeoPackage file and its WAL: any write makes a
+    new one), filters and area field, least recently used dropped beyond :data:`WHOLE_LAYER_CACHE`.
+
+    A region-wide view reads every row; with this it does so once per store state and filter.
+    """
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[tuple[object, ...], _WholeLayer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _state(store: Store) -> tuple[object, ...] | None:
+        path = getattr(store, "path", None)
+        if not isinstance(path, Path):
+            return None
+        parts: list[object] = [str(path)]
+        for p in (path, path.with_name(path.name + "-wal")):
+            try:
+                st = p.stat()
+            except FileNotFoundError:
+                parts.append(None)
+                continue
+            parts.append((st.st_mtime_ns, st.st_size))
+        return tuple(parts)
+
+    def get(self, store: Store, rows: StoredRows, area: str | None) -> _WholeLayer | None:
+        state = self._state(store)
+        if state is None:
+            return None
+        key = (state, rows.table, repr(sorted((rows.where or {}).items())), area)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        summary = store.grid_summary  # type: ignore[attr-defined]
+        ix, iy, count, sums = summary(rows.table, cell_deg=BASE_CELL_DEG, bbox=None, where=rows.where, sum_field=area)
+        extent = summary_extent(store, rows)
+        whole = _WholeLayer(extent, ix, iy, count, sums)
+        with self._lock:
+            self._items[key] = whole
+            while len(self._items) > WHOLE_LAYER_CACHE:
+                self._items.popitem(last=False)
+        return whole
+
+
+def summary_extent(store: Store, rows: StoredRows) -> tuple[float, float, float, float]:
+    """The extent (W, S, E, N) of the bounding boxes of the rows ``rows`` names."""
+    extent = getattr(store, "extent", None)
+    if extent is None:
+        raise LayerError("this store cannot tell a layer's extent")
+    result: tuple[float, float, float, float] = extent(rows.table, where=rows.where)
+    return result
+
+
+_WHOLE_LAYERS = _WholeLayers()
+
+
 def grid_aggregate(
     store: Store,
     layer: Layer,
@@ -158,7 +250,11 @@ def grid_aggregate(
     ) else None
     rows = stored_rows(layer, access, where)
     summary = getattr(store, "grid_summary", None)
-    if rows is not None and summary is not None:
+    whole = _WHOLE_LAYERS.get(store, rows, area) if rows is not None and summary is not None and step >= BASE_CELL_DEG else None
+    if whole is not None and whole.inside(bbox):
+        # the view holds every feature of the layer (the region): regrid the layer's cached summary
+        ix, iy, count, sums = whole.regrid(step)
+    elif rows is not None and summary is not None:
         ix, iy, count, sums = summary(rows.table, cell_deg=step, bbox=bbox, where=rows.where, sum_field=area)
     elif rows is not None:  # a backend without grid_summary: the same rows, binned here
         frame = store.read(rows.table, bbox=bbox, where=rows.where, columns=[area] if area else [])

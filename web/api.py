@@ -129,17 +129,16 @@ def features(name: str) -> Response:
     visible = [f for f in visible_fields(src, src.field_names, access.role)]
     shown = _properties(request.args.get("properties"), visible)
     # the one gate: what this viewer may see (generalised locations are cut to the bbox afterwards)
-    matched = count_redacted(store, layer, access, bbox=bbox, where=where)
-    extra: dict[str, Any] = {"layer": layer.name, "numberMatched": matched, "limit": limit, "filters": dict(filt.params)}
-    if matched > limit:
-        agg = grid_aggregate(store, layer, access, bbox=bbox, where=where)
-        logger.info("layer %s bbox %s: %d features matched, answering %d cells of %g degrees", name, bbox, matched, len(agg.count), agg.cell_deg)
+    frame = read_redacted(store, layer, access, bbox=bbox, where=where, columns=[f.name for f in shown], limit=limit + 1)
+    extra: dict[str, Any] = {"layer": layer.name, "limit": limit, "filters": dict(filt.params)}
+    if len(frame) > limit:
+        agg = grid_aggregate(store, layer, access, bbox=bbox, where=where)  # counts what count_redacted counts
+        logger.info("layer %s bbox %s: %d features matched, answering %d cells of %g degrees", name, bbox, agg.total, len(agg.count), agg.cell_deg)
         body = {
-            "type": "FeatureCollection", **extra, "numberReturned": 0,
+            "type": "FeatureCollection", **extra, "numberMatched": agg.total, "numberReturned": 0,
             "aggregate": {"cell_deg": agg.cell_deg, "count": agg.total, "cells": len(agg.count), "area": agg.area_ha is not None},
             "features": agg.features(),
         }
         return json_response(body, mimetype="application/geo+json")
-    frame = read_redacted(store, layer, access, bbox=bbox, where=where, columns=[f.name for f in shown])
-    extra["numberReturned"] = len(frame)
+    extra.update(numberMatched=len(frame), numberReturned=len(frame))
     return json_response(feature_collection(frame, [f for f in shown if f.name in frame.columns], extra), mimetype="application/geo+json")

@@ -155,3 +155,22 @@ def test_features_are_closed_squares() -> None:
     assert feats[0]["properties"] == {"count": 5, "area_ha": 1.2} and feats[0]["id"] == "-1,3"
     fine = GridAggregate("clearings", 0.002, np.array([52501]), np.array([6801]), np.array([1]), None).features()
     assert fine[0]["geometry"]["coordinates"][0][2] == [105.004, 13.604]
+
+
+def test_a_view_of_the_whole_layer_is_regridded_from_the_cached_summary(tmp_path: Path) -> None:
+    store = _store(tmp_path, n=300, seed=5)
+    layer = get_layer("clearings")
+    world = (-180.0, -90.0, 180.0, 90.0)
+    for where in (None, {"confidence": "low"}, {"risk": Between(50, None), "flags": parse_filters({"flag": "protected_area"}).where()["flags"]}):
+        direct = store.grid_summary("clearings", cell_deg=0.5, bbox=REGION, where=where, sum_field="area_ha")  # type: ignore[attr-defined]
+        region = (103.0, 10.0, 107.0, 14.0)  # holds the whole layer; 0.2 degree cells (a multiple of the base grid)
+        agg = grid_aggregate(store, layer, "planner", bbox=region, where=where)
+        assert agg.cell_deg == 0.2 and agg.total == count_redacted(store, layer, "planner", bbox=region, where=where) == int(direct[2].sum())
+        coarse = grid_aggregate(store, layer, "planner", bbox=world, where=where)
+        assert coarse.total == agg.total and coarse.area_ha is not None
+        assert coarse.area_ha.sum() == pytest.approx(float(direct[3].sum()))
+    # a write makes a new store state: the next answer counts it
+    before = grid_aggregate(store, layer, "planner", bbox=world).total
+    extra = store.read("clearings", limit=1).assign(clearing_id="NEW-1")
+    store.upsert("clearings", extra)
+    assert grid_aggregate(store, layer, "planner", bbox=world).total == before + 1
