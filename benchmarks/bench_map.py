@@ -151,8 +151,12 @@ def bench_store(name: str, path: Path, data_dir: Path, reps: int, region: tuple[
     out: dict[str, float] = {}
     out["view_p95"] = measure("50 km view", fetch(view), reps)[1]
     measure("50 km view, confidence=high&risk=60", fetch(view, "&confidence=high&risk=60"), reps)
-    # the whole region reads every row: fewer repetitions at 1 000 000
-    _, out["region_p95"], out["region_bytes"] = measure("whole region", fetch(region), min(reps, 10))
+    # the whole region: the first answer after a change to the store reads every row (timed
+    # alone), later ones regrid the layer's cached summary
+    t0 = time.perf_counter()
+    fetch(region)()
+    print(f"  {'whole region, first after a store change':<44} {(time.perf_counter() - t0) * 1000:7.0f} ms (reads every row once)")
+    _, out["region_p95"], out["region_bytes"] = measure("whole region", fetch(region), reps)
     # imagery: tiles over the stored scenes, each asked once (no cache hit), zoom 12-14
     dates = client.get("/api/imagery/dates").get_json()["dates"]
     if dates:
@@ -216,7 +220,8 @@ def main() -> None:
         print(f"store: {n:,} clearings written in {time.perf_counter() - t0:.1f} s to {path}")
     else:
         print(f"store: reused {path}")
-    region = (WEST, SOUTH, EAST, NORTH)
+    # the map's view of the whole region: the data's extent and a margin, as the page shows it
+    region = (WEST - 0.5, SOUTH - 0.5, EAST + 0.5, NORTH + 0.5)
     big = bench_store(f"big store ({path.name})", path, path.parent, reps, region, ((WEST + EAST) / 2, (SOUTH + NORTH) / 2))
     demo = args.demo or CACHE / "demo" / "demo.gpkg"
     if not demo.exists() and not args.quick:

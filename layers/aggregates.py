@@ -164,7 +164,7 @@ class _WholeLayers:
     """
 
     def __init__(self) -> None:
-        self._items: OrderedDict[tuple[object, ...], _WholeLayer] = OrderedDict()
+        self._items: OrderedDict[tuple[object, ...], Any] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -182,24 +182,42 @@ class _WholeLayers:
             parts.append((st.st_mtime_ns, st.st_size))
         return tuple(parts)
 
-    def get(self, store: Store, rows: StoredRows, area: str | None) -> _WholeLayer | None:
-        state = self._state(store)
-        if state is None:
-            return None
-        key = (state, rows.table, repr(sorted((rows.where or {}).items())), area)
+    def _cached(self, key: tuple[object, ...]) -> Any:
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
-                return found
-        summary = store.grid_summary  # type: ignore[attr-defined]
-        ix, iy, count, sums = summary(rows.table, cell_deg=BASE_CELL_DEG, bbox=None, where=rows.where, sum_field=area)
-        extent = summary_extent(store, rows)
-        whole = _WholeLayer(extent, ix, iy, count, sums)
+            return found
+
+    def _keep(self, key: tuple[object, ...], value: Any) -> None:
         with self._lock:
-            self._items[key] = whole
+            self._items[key] = value
             while len(self._items) > WHOLE_LAYER_CACHE:
                 self._items.popitem(last=False)
+
+    def get(self, store: Store, rows: StoredRows, area: str | None, bbox: BBox) -> _WholeLayer | None:
+        """The whole-layer summary when ``bbox`` holds every row of the table (else ``None``:
+        nothing is computed)."""
+        state = self._state(store)
+        if state is None:
+            return None
+        # the extent of every row (an upper bound of any filtered subset's), from the R-tree alone
+        extent_key = (state, rows.table, "extent")
+        extent = self._cached(extent_key)
+        if extent is None:
+            extent = summary_extent(store, StoredRows(rows.table, None))
+            self._keep(extent_key, extent)
+        w, s, e, n = extent
+        if not (bbox[0] <= w and bbox[1] <= s and bbox[2] >= e and bbox[3] >= n):
+            return None
+        key = (state, rows.table, repr(sorted((rows.where or {}).items())), area)
+        found = self._cached(key)
+        if found is not None:
+            return found
+        summary = store.grid_summary  # type: ignore[attr-defined]
+        ix, iy, count, sums = summary(rows.table, cell_deg=BASE_CELL_DEG, bbox=None, where=rows.where, sum_field=area)
+        whole = _WholeLayer(extent, ix, iy, count, sums)
+        self._keep(key, whole)
         return whole
 
 
@@ -250,8 +268,8 @@ def grid_aggregate(
     ) else None
     rows = stored_rows(layer, access, where)
     summary = getattr(store, "grid_summary", None)
-    whole = _WHOLE_LAYERS.get(store, rows, area) if rows is not None and summary is not None and step >= BASE_CELL_DEG else None
-    if whole is not None and whole.inside(bbox):
+    whole = _WHOLE_LAYERS.get(store, rows, area, bbox) if rows is not None and summary is not None and step >= BASE_CELL_DEG else None
+    if whole is not None:
         # the view holds every feature of the layer (the region): regrid the layer's cached summary
         ix, iy, count, sums = whole.regrid(step)
     elif rows is not None and summary is not None:
