@@ -233,6 +233,24 @@ def summary_extent(store: Store, rows: StoredRows) -> tuple[float, float, float,
 _WHOLE_LAYERS = _WholeLayers()
 
 
+def whole_layer_total(store: Store, layer: Layer, who: Access | Role, *, bbox: BBox, where: Mapping[str, Any] | None = None) -> int | None:
+    """How many rows ``who`` sees of ``layer`` matching ``where`` when ``bbox`` holds the whole
+    layer (from the cached whole-layer summary, without reading rows); ``None`` otherwise, or
+    when the store keeps no such summary (then ask :func:`~layers.redaction.count_redacted`)."""
+    if not layer.geometry_type or getattr(store, "grid_summary", None) is None:
+        return None
+    access = who if isinstance(who, Access) else Access(check_role(who))
+    rows = stored_rows(layer, access, where)
+    if rows is None:
+        return None
+    src = source_layer(layer, access)
+    area = AREA_FIELD if AREA_FIELD in src.field_names and any(
+        f.name == AREA_FIELD for f in visible_fields(src, src.field_names, access.role)
+    ) else None
+    whole = _WHOLE_LAYERS.get(store, rows, area, bbox)
+    return None if whole is None else int(whole.count.sum())
+
+
 def grid_aggregate(
     store: Store,
     layer: Layer,

@@ -29,7 +29,7 @@ import orjson
 from flask import Blueprint, Response, request, url_for
 
 from layers import Layer
-from layers.aggregates import grid_aggregate
+from layers.aggregates import grid_aggregate, whole_layer_total
 from layers.catalog import Field
 from layers.errors import FilterError
 from layers.filters import MAP_FILTER_NAMES, ClearingFilter, parse_filters
@@ -128,10 +128,13 @@ def features(name: str) -> Response:
     src = source_layer(layer, access)
     visible = [f for f in visible_fields(src, src.field_names, access.role)]
     shown = _properties(request.args.get("properties"), visible)
-    # the one gate: what this viewer may see (generalised locations are cut to the bbox afterwards)
-    frame = read_redacted(store, layer, access, bbox=bbox, where=where, columns=[f.name for f in shown], limit=limit + 1)
+    # the one gate: what this viewer may see (generalised locations are cut to the bbox afterwards);
+    # a view of the whole layer knows its count from the cached summary without reading rows
     extra: dict[str, Any] = {"layer": layer.name, "limit": limit, "filters": dict(filt.params)}
-    if len(frame) > limit:
+    total = whole_layer_total(store, layer, access, bbox=bbox, where=where)
+    over = total is not None and total > limit
+    frame = None if over else read_redacted(store, layer, access, bbox=bbox, where=where, columns=[f.name for f in shown], limit=limit + 1)
+    if frame is None or len(frame) > limit:
         agg = grid_aggregate(store, layer, access, bbox=bbox, where=where)  # counts what count_redacted counts
         logger.info("layer %s bbox %s: %d features matched, answering %d cells of %g degrees", name, bbox, agg.total, len(agg.count), agg.cell_deg)
         body = {

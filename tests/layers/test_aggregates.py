@@ -19,6 +19,7 @@ from layers.aggregates import (
     _bin,
     cell_size_for,
     grid_aggregate,
+    whole_layer_total,
 )
 from layers.conditions import Between
 from layers.errors import LayerError
@@ -174,3 +175,13 @@ def test_a_view_of_the_whole_layer_is_regridded_from_the_cached_summary(tmp_path
     extra = store.read("clearings", limit=1).assign(clearing_id="NEW-1")
     store.upsert("clearings", extra)
     assert grid_aggregate(store, layer, "planner", bbox=world).total == before + 1
+
+
+def test_whole_layer_total_only_for_views_of_the_whole_layer(store: Store) -> None:
+    layer = get_layer("clearings")
+    world = (-180.0, -90.0, 180.0, 90.0)
+    for who in ("planner", VIEWER):
+        for where in (None, {"confidence": "low"}):
+            assert whole_layer_total(store, layer, who, bbox=world, where=where) == count_redacted(store, layer, who, bbox=world, where=where)
+    assert whole_layer_total(store, layer, "planner", bbox=(104.5, 11.5, 105.2, 12.1)) is None
+    assert whole_layer_total(store, get_layer("seizures"), NGO, bbox=world) is None  # generalised: only read_redacted knows
