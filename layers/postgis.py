@@ -64,8 +64,9 @@ class PostGISStore:
     """
 
     def __init__(self, url: str, *, create: bool = True, readonly: bool = False) -> None:
-        self.url = url
         self.where = display_url(url)
+        self.url = self.where
+        """The store's URL without a password (for messages: a password never reaches a log)."""
         self.readonly = readonly
         self.migrated: list[str] = []
         """What opening the store changed in its schema (a writer's migration), one phrase each."""

@@ -4,7 +4,7 @@
 # The cluster lives in a temporary folder, listens on 127.0.0.1 on a free port (and a socket in
 # its own folder), runs as the `postgres` user when started as root (the server refuses root),
 # holds one database `ecowatch_test` with the postgis extension, and is stopped and deleted when
-# the command ends. The command sees its URL in ECOWATCH_TEST_POSTGIS_URL; the PostGIS tests use
+# the command ends. The command sees its URL in POSTGIS_TEST_URL; the PostGIS tests use
 # it and skip without it. With CI=true a missing PostgreSQL or PostGIS fails the run instead.
 # The packages come from scripts/system-deps.sh.
 set -euo pipefail
@@ -16,7 +16,7 @@ missing() {
     exit 1
   fi
   echo "postgis.sh: $1; the PostGIS tests will be skipped" >&2
-  unset ECOWATCH_TEST_POSTGIS_URL
+  unset POSTGIS_TEST_URL
   exec "$@"
 }
 
@@ -56,8 +56,8 @@ PSQL=("${AS[@]}" "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE ecowatch_test"
 "${PSQL[@]}" -d ecowatch_test -c "CREATE EXTENSION postgis" \
   || { echo "postgis.sh: CREATE EXTENSION postgis failed" >&2; exit 1; }
-export ECOWATCH_TEST_POSTGIS_URL="postgresql://postgres@127.0.0.1:$PORT/ecowatch_test"
-echo "postgis.sh: PostgreSQL $MAJOR with PostGIS on 127.0.0.1:$PORT (ECOWATCH_TEST_POSTGIS_URL)" >&2
+export POSTGIS_TEST_URL="postgresql://postgres@127.0.0.1:$PORT/ecowatch_test"
+echo "postgis.sh: PostgreSQL $MAJOR with PostGIS on 127.0.0.1:$PORT (POSTGIS_TEST_URL)" >&2
 set +e
 "$@"
 rc=$?

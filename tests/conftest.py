@@ -45,7 +45,7 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # -- store backends ----------------------------------------------------------------------------
 # A test marked `backend` that asks for `store_url` runs once per backend: a GeoPackage file, and a
-# PostGIS schema of its own in the server scripts/postgis.sh starts (ECOWATCH_TEST_POSTGIS_URL).
+# PostGIS schema of its own in the server scripts/postgis.sh starts (POSTGIS_TEST_URL).
 # Without that server the PostGIS run is skipped, saying why; with CI=true it fails instead.
 BACKENDS = ("gpkg", "postgis")
 

@@ -1,4 +1,4 @@
-"""The PostGIS server the tests use: the one scripts/postgis.sh starts, named by ECOWATCH_TEST_POSTGIS_URL.
+"""The PostGIS server the tests use: the one scripts/postgis.sh starts, named by POSTGIS_TEST_URL.
 
 Each test gets a schema of its own (created here, dropped after it), so tests never see each
 other's rows and need no database of their own. Without a server the test is skipped with the
@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 import pytest
 
-URL_VARIABLE = "ECOWATCH_TEST_POSTGIS_URL"
+URL_VARIABLE = "POSTGIS_TEST_URL"
+"""Not an ``ECOWATCH_*`` name: the settings refuse ``ECOWATCH_*`` variables they do not know."""
 
 
 def server_url() -> str:
