@@ -101,9 +101,10 @@ class PostGISStore:
         return key
 
     @staticmethod
-    def _lock(conn: psycopg.Connection[Any], key: int) -> None:
-        conn.execute(f"SET LOCAL lock_timeout = '{int(WRITE_WAIT_S * 1000)}ms'")
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+    def _lock(conn: psycopg.Connection[Any], key: int, *, begin: bool = False) -> None:
+        """Take the store's writer lock (``begin``: start the transaction first), in one round trip."""
+        start = "BEGIN; " if begin else ""
+        conn.execute(f"{start}SET LOCAL lock_timeout = '{int(WRITE_WAIT_S * 1000)}ms'; SELECT pg_advisory_xact_lock({int(key)})")
 
     # -- transactions ---------------------------------------------------------------------------
     @contextmanager
@@ -123,8 +124,7 @@ class PostGISStore:
         try:
             with pg_errors_as_store_errors(self.where, "starting a transaction"):
                 if outer:
-                    conn.execute("BEGIN")
-                    self._lock(conn, self._lock_key)
+                    self._lock(conn, self._lock_key, begin=True)
                 else:
                     conn.execute(f"SAVEPOINT {savepoint}")
         except BaseException:

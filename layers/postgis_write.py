@@ -67,10 +67,14 @@ def _values(lyr: Layer, frame: pd.DataFrame, names: list[str], with_geometry: bo
 
 def _rounds(lyr: Layer, frame: pd.DataFrame) -> list[pd.DataFrame]:
     """``frame`` in rounds within which no key repeats (one round when none does)."""
-    keys = frame[list(lyr.key)]
-    occurrence = keys.groupby(list(lyr.key), dropna=False, sort=False).cumcount().to_numpy()
-    if len(occurrence) == 0 or occurrence.max() == 0:
+    keys = list(zip(*(frame[k].tolist() for k in lyr.key), strict=True))
+    if len(set(keys)) == len(keys):
         return [frame]
+    seen: dict[tuple[Any, ...], int] = {}
+    occurrence = np.empty(len(keys), dtype=np.int64)
+    for i, key in enumerate(keys):
+        occurrence[i] = seen.get(key, 0)
+        seen[key] = occurrence[i] + 1
     return [frame.iloc[np.flatnonzero(occurrence == k)] for k in range(int(occurrence.max()) + 1)]
 
 

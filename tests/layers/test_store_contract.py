@@ -267,8 +267,7 @@ def test_readers_never_wait_for_a_writer_and_see_no_half_write(store_url: str) -
                 assert inside.wait(WAIT_S)
                 target = store if shared else open_store(store_url, readonly=True)
                 try:
-                    seen.append(set(ids(target.read("clearings", bbox=(99, 9, 111, 21)))))
-                    seen.append(target.count("clearings"))
+                    seen.append((set(ids(target.read("clearings", bbox=(99, 9, 111, 21)))), target.count("clearings")))
                 finally:
                     if not shared:
                         target.close()
@@ -286,7 +285,7 @@ def test_readers_never_wait_for_a_writer_and_see_no_half_write(store_url: str) -
                 t.join(WAIT_S)  # the readers finish while the write is open
             done.set()
         assert not any(t.is_alive() for t in threads)
-        assert seen == [before, 300] * 3, [s for s in seen if not isinstance(s, set)]
+        assert seen == [(before, 300)] * 3, [s for s in seen if not isinstance(s, tuple)]
         assert store.count("clearings") == 950
 
 
