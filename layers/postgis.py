@@ -126,7 +126,7 @@ class PostGISStore:
                 if outer:
                     self._lock(conn, self._lock_key, begin=True)
                 else:
-                    conn.execute(f"SAVEPOINT {savepoint}")
+                    conn.execute(f"SAVEPOINT {savepoint}", prepare=False)
         except BaseException:
             if outer:
                 self._rollback(conn)
@@ -146,7 +146,7 @@ class PostGISStore:
         held.depth -= 1
         if not outer:
             with pg_errors_as_store_errors(self.where, "ending a savepoint"):
-                conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+                conn.execute(f"RELEASE SAVEPOINT {savepoint}", prepare=False)
             return
         try:
             conn.execute("COMMIT")
@@ -162,7 +162,7 @@ class PostGISStore:
                 conn.execute("ROLLBACK")
             else:
                 conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
-                conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+                conn.execute(f"RELEASE SAVEPOINT {savepoint}", prepare=False)
         except psycopg.Error as err:  # the error being raised says more than this one
             logger.warning("%s: rolling back: %s", self.where, err)
 

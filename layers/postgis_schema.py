@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from layers.gpkg_schema import quote
-from layers.postgis_values import PG_TYPES
+from layers.postgis_values import column_type
 from layers.schema import FID, GEOMETRY, SRS_ID, Table, tables
 
 logger = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def _migrate_table(conn: psycopg.Connection[Any], table: Table) -> None:
             conn.execute(f"ALTER TABLE {t} ADD COLUMN {GEOMETRY} {_geometry_type(table)}")
         for column in table.columns:
             if column.name not in existing:
-                conn.execute(f"ALTER TABLE {t} ADD COLUMN {quote(column.name)} {PG_TYPES[column.type]}")
+                conn.execute(f"ALTER TABLE {t} ADD COLUMN {quote(column.name)} {column_type(column.type)}")
     for _, sql in extra_indexes(table):
         conn.execute(sql)
     for name, sql in append_only_triggers(table):
@@ -169,7 +169,7 @@ def _create_table(conn: psycopg.Connection[Any], table: Table) -> None:
             cols.append(f"{GEOMETRY} {_geometry_type(table)}")
     for c in table.columns:
         primary = " PRIMARY KEY" if not table.content and table.key == (c.name,) else ""
-        cols.append(f"{quote(c.name)} {PG_TYPES[c.type]}{primary}{' NOT NULL' if c.not_null else ''}")
+        cols.append(f"{quote(c.name)} {column_type(c.type)}{primary}{' NOT NULL' if c.not_null else ''}")
     if table.content:
         cols.append(f"UNIQUE ({', '.join(quote(k) for k in table.key)})")
     conn.execute(f"CREATE TABLE {quote(table.name)} ({', '.join(cols)})")

@@ -22,6 +22,13 @@ PG_TYPES = {
 """PostgreSQL column type of each :data:`layers.catalog.FieldType` (times are UTC, without zone)."""
 
 
+def column_type(ftype: str) -> str:
+    """The column type in a table's definition: text compares and sorts byte-wise (``COLLATE "C"``),
+    as SQLite's does, so that ranges and orders agree with the GeoPackage's whatever the
+    database's locale, and the indexes serve them."""
+    return 'text COLLATE "C"' if ftype == "text" else PG_TYPES[ftype]
+
+
 def placeholder(ftype: str) -> str:
     """A query parameter of field type ``ftype``, cast to its column type."""
     return f"%s::{PG_TYPES[ftype]}"

@@ -2,7 +2,7 @@
 
 Equality, lists (``= ANY`` of an array cast to the column's type, so that a list of 100 000 ids
 is one parameter), ``None`` (IS NULL) and the :mod:`layers.conditions` conditions; text compares
-byte-wise (``COLLATE "C"``) as SQLite does, so ranges and orders agree whatever the database's
+byte-wise (text columns are ``COLLATE "C"``) as SQLite does, so ranges and orders agree whatever the database's
 locale; a bbox is the envelope test the GiST index answers, as the GeoPackage's R-tree does.
 """
 
@@ -31,8 +31,8 @@ def field(layer: Layer, name: str) -> Any:
 
 
 def column(name: str, ftype: str) -> str:
-    """A column as compared and ordered: text byte-wise, as SQLite does."""
-    return f'{quote(name)} COLLATE "C"' if ftype == "text" else quote(name)
+    """A column as compared and ordered (text columns are declared ``COLLATE "C"``: byte-wise, as SQLite's)."""
+    return quote(name)
 
 
 def order_sql(layer: Layer, order_by: tuple[str, ...] | list[str]) -> str:
