@@ -22,12 +22,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import orjson
 import pandas as pd
 import psycopg
 import shapely
 
-from layers import postgis_schema, postgis_write
+from layers import postgis_grid, postgis_schema, postgis_write
 from layers.catalog import Layer, get_layer
 from layers.errors import LayerError, SchemaError, StoreError, StoreReadOnlyError
 from layers.gpkg_schema import quote
@@ -263,6 +264,15 @@ class PostGISStore:
             if merged.get("synthetic"):
                 description = ("SYNTHETIC data, generated for demonstration. " + description).strip()
             conn.execute(f"COMMENT ON TABLE {quote(layer)} IS {_literal(description)}")
+
+    # -- aggregates (SQL in layers.postgis_grid; layers.aggregates calls it when a store has it) --
+    def grid_summary(
+        self, layer: str, *, cell_deg: float, bbox: BBox | None = None, where: Mapping[str, Any] | None = None, sum_field: str | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(column, row, count, sum) per ``cell_deg`` grid cell of the rows :meth:`count` counts."""
+        lyr = self._layer(layer)
+        with self._conns.connection() as conn, pg_errors_as_store_errors(self.where, f"aggregating layer {lyr.name!r}"):
+            return postgis_grid.grid_summary(conn, lyr, cell_deg=cell_deg, bbox=bbox, where=where, sum_field=sum_field)
 
     def _layer(self, name: str) -> Layer:
         try:
