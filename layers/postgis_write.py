@@ -32,6 +32,8 @@ from layers.store import STORE_CRS, WriteCounts
 
 VALUES_ROWS = 500
 """Up to this many rows, a write sends its values as statement parameters; above, it copies them."""
+ANALYZE_ROWS = 10_000
+"""A write inserting at least this many rows may refresh the table's statistics (:func:`_analyze_when_grown`)."""
 COPY_SLICE = 5_000
 """Rows whose values are made at a time while copying."""
 
@@ -86,7 +88,18 @@ def write(conn: psycopg.Connection[Any], lyr: Layer, frame: pd.DataFrame, *, ups
     total = WriteCounts()
     for part in (_rounds(lyr, frame) if upsert else [frame]):
         total += _write(conn, lyr, part, names, with_geometry, upsert=upsert)
+    if total.inserted >= ANALYZE_ROWS:
+        _analyze_when_grown(conn, lyr, total.inserted)
     return total
+
+
+def _analyze_when_grown(conn: psycopg.Connection[Any], lyr: Layer, inserted: int) -> None:
+    """Refresh the planner's statistics of a table that a write grew by a fifth or more (or that
+    has none): a freshly loaded layer is then read through its indexes at once, not after autovacuum."""
+    row = conn.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (quote(lyr.name),)).fetchone()
+    known = float(row[0]) if row else -1.0
+    if known < 0 or inserted >= 0.2 * known:
+        conn.execute(f"ANALYZE {quote(lyr.name)}")
 
 
 def _conflict_sql(lyr: Layer, cols: list[str], upsert: bool) -> str:
