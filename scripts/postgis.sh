@@ -6,25 +6,29 @@
 # holds one database `ecowatch_test` with the postgis extension, and is stopped and deleted when
 # the command ends. The command sees its URL in POSTGIS_TEST_URL; the PostGIS tests use
 # it and skip without it. With CI=true a missing PostgreSQL or PostGIS fails the run instead.
-# The packages come from scripts/system-deps.sh.
+# The packages come from scripts/system-deps.sh. POSTGIS_FSYNC=on keeps the server's durability
+# settings (for benchmarks); POSTGIS_PG_ROOT looks for the server elsewhere than /usr/lib/postgresql.
+# (Not ECOWATCH_* names: the settings refuse ECOWATCH_* variables they do not know.)
 set -euo pipefail
 [ $# -gt 0 ] || { echo "usage: scripts/postgis.sh COMMAND [ARG...]" >&2; exit 2; }
 
-missing() {
+missing() {  # missing WHY COMMAND [ARG...]
+  local why=$1
+  shift
   if [ "${CI:-}" = "true" ]; then
-    echo "postgis.sh: $1 (CI=true: the PostGIS tests must run; scripts/system-deps.sh installs it)" >&2
+    echo "postgis.sh: $why (CI=true: the PostGIS tests must run; scripts/system-deps.sh installs it)" >&2
     exit 1
   fi
-  echo "postgis.sh: $1; the PostGIS tests will be skipped" >&2
+  echo "postgis.sh: $why; the PostGIS tests will be skipped" >&2
   unset POSTGIS_TEST_URL
   exec "$@"
 }
 
 BIN=""
-for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+for dir in $(ls -d "${POSTGIS_PG_ROOT:-/usr/lib/postgresql}"/*/bin 2>/dev/null | sort -V -r); do
   if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then BIN=$dir; break; fi
 done
-[ -n "$BIN" ] || missing "no PostgreSQL server (initdb) under /usr/lib/postgresql" "$@"
+[ -n "$BIN" ] || missing "no PostgreSQL server (initdb) under ${POSTGIS_PG_ROOT:-/usr/lib/postgresql}" "$@"
 MAJOR=$(basename "$(dirname "$BIN")")
 [ -f "/usr/share/postgresql/$MAJOR/extension/postgis.control" ] || missing "PostgreSQL $MAJOR has no PostGIS extension" "$@"
 
@@ -50,7 +54,7 @@ trap stop EXIT
   || { cat "$ROOT/initdb.log" >&2; echo "postgis.sh: initdb failed" >&2; exit 1; }
 # a throwaway cluster: durability settings off (tests only; benchmarks start their own view of it)
 "${AS[@]}" "$BIN/pg_ctl" -D "$DATA" -l "$ROOT/server.log" -w -t 60 start \
-  -o "-c listen_addresses=127.0.0.1 -p $PORT -k $ROOT -c fsync=${ECOWATCH_PG_FSYNC:-off} -c full_page_writes=${ECOWATCH_PG_FSYNC:-off} -c max_connections=200" >/dev/null \
+  -o "-c listen_addresses=127.0.0.1 -p $PORT -k $ROOT -c fsync=${POSTGIS_FSYNC:-off} -c full_page_writes=${POSTGIS_FSYNC:-off} -c max_connections=200" >/dev/null \
   || { cat "$ROOT/server.log" >&2; echo "postgis.sh: the server did not start" >&2; exit 1; }
 PSQL=("${AS[@]}" "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres)
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE ecowatch_test"
