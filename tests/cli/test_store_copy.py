@@ -1,4 +1,4 @@
-"""``ecowatch store copy``: the demo store into another store (PostGIS or a GeoPackage) and back, checked."""
+"""``ecowatch store copy`` (the demo store into another store, PostGIS or a GeoPackage, and back, checked) and ``store migrate``."""
 
 from __future__ import annotations
 
@@ -58,3 +58,19 @@ def test_copy_refuses_a_store_with_rows_and_checksums_see_one_change(demo_store:
         assert store.upsert("clearings", moved).updated == 1
         after = layer_checksum(store, "clearings")
         assert after[0] == before[0] and after[1] != before[1]
+
+
+def test_store_migrate_creates_then_finds_it_up_to_date(store_url: str) -> None:
+    """On PostGIS the database exists and migrate creates the tables; a GeoPackage file must exist first."""
+    if not store_url.startswith("postgresql://"):
+        missing = CliRunner().invoke(cli, ["store", "migrate", "--store", store_url])
+        assert missing.exit_code == 1 and "no such store" in missing.output
+        with open_store(store_url):
+            pass
+        assert CliRunner().invoke(cli, ["store", "migrate", "--store", store_url]).output.strip().endswith("up to date")
+        return
+    first = CliRunner().invoke(cli, ["store", "migrate", "--store", store_url])
+    assert first.exit_code == 0 and first.output.strip().endswith("created: migrated"), first.output
+    again = CliRunner().invoke(cli, ["store", "migrate", "--store", store_url])
+    assert again.exit_code == 0 and again.output.strip().endswith("up to date"), again.output
+    assert "password" not in again.output
