@@ -36,7 +36,6 @@ from layers.postgis_connections import (
     WRITE_WAIT_S,
     Connections,
     connect,
-    display_url,
     pg_errors_as_store_errors,
     store_error,
     writer_lock_key,
@@ -44,7 +43,7 @@ from layers.postgis_connections import (
 from layers.postgis_values import from_pg
 from layers.postgis_where import field, order_sql, where_sql
 from layers.schema import GEOMETRY, MIGRATE_COMMAND
-from layers.store import STORE_CRS, BBox, WriteCounts
+from layers.store import STORE_CRS, BBox, WriteCounts, display_url
 
 logger = logging.getLogger(__name__)
 

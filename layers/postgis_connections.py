@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,12 +36,6 @@ CONNECT_WAIT_S = 10.0
 """How long opening the store, or borrowing a pooled connection, may take."""
 POOL_MAX = 10
 """Connections one store object keeps open at most (the web app's threads share them)."""
-
-
-def display_url(url: str) -> str:
-    """``url`` without its password (in the authority or as a ``password=`` parameter), for messages and logs."""
-    shown = re.sub(r"^(\w+://[^:@/]*):[^@/]*@", r"\1@", url)
-    return re.sub(r"([?&])password=[^&]*&?", r"\1", shown).rstrip("?&")
 
 
 def store_error(where: str, doing: str, err: psycopg.Error) -> StoreError:

@@ -5,6 +5,7 @@ All geometries are kept in EPSG:4326 (lon/lat); analyses reproject what they nee
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -93,6 +94,12 @@ class Store(Protocol):
     def __enter__(self) -> Store: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+def display_url(url: str | Path) -> str:
+    """``url`` without its password (in the authority or as a ``password=`` parameter), for messages and logs."""
+    shown = re.sub(r"^(\w+://[^:@/]*):[^@/]*@", r"\1@", str(url))
+    return re.sub(r"([?&])password=[^&]*&?", r"\1", shown).rstrip("?&")
 
 
 def open_store(url: str | Path, *, create: bool = True, readonly: bool = False) -> Store:

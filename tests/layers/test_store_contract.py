@@ -376,3 +376,11 @@ def test_unknown_url_schemes_are_refused(tmp_path: Path) -> None:
         open_store("mysql://host/db")
     with pytest.raises(StoreError, match=r"\.gpkg"):
         open_store(tmp_path / "store.sqlite")
+
+
+def test_display_url_hides_passwords():
+    from layers.store import display_url
+
+    assert display_url("postgresql://ana:s3cret@db.example:5432/eco") == "postgresql://ana@db.example:5432/eco"
+    assert display_url("postgresql://db/eco?sslmode=require&password=s3cret") == "postgresql://db/eco?sslmode=require"
+    assert display_url("/data/store.gpkg") == "/data/store.gpkg"
