@@ -330,6 +330,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, debug: bool, s
 from cli.accuracy import accuracy as _accuracy  # noqa: E402 - a command in its own module
 
 cli.add_command(_accuracy)
+from cli.store_copy import store_copy as _store_copy  # noqa: E402 - a command in its own module
+
+store_group.add_command(_store_copy)
 cli.add_command(users)
 
 
