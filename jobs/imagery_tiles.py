@@ -1,9 +1,8 @@
 """XYZ imagery tiles (web Mercator, 256 px PNG) rendered from the stored scene COGs.
 
-A tile is read from each scene file as the window under the tile (EPSG:3857 bounds of
-``z/x/y`` brought into the scene's CRS), decimated on read to about the tile's resolution, so
-GDAL reads only the blocks and the overview level the tile needs; the small array is then
-warped onto the tile's grid (256 x 256). Styles:
+A tile is read from each scene file through a :class:`rasterio.vrt.WarpedVRT` whose grid is
+the tile itself (EPSG:3857 bounds of ``z/x/y``, 256 x 256), so GDAL reads only the blocks the
+tile needs. Styles:
 
 - ``truecolor``: B04 B03 B02 stretched like the quicklooks (reflectance 0-0.3 to 0-255, gamma
   1/1.6); without B02/B03, false colour B11 B08 B04;
@@ -28,14 +27,10 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from affine import Affine
 from numpy.typing import NDArray
 from rasterio.enums import Resampling
 from rasterio.transform import from_bounds
-from rasterio.warp import reproject, transform_bounds
-from rasterio.windows import Window
-from rasterio.windows import from_bounds as window_from_bounds
-from rasterio.windows import intersect as windows_intersect
+from rasterio.vrt import WarpedVRT
 
 from ingest.imagery.local import open_scene
 from jobs.quicklooks import GAMMA, RAMP, STRETCH_MAX
@@ -118,35 +113,21 @@ def _bands(path: Path, mtime_ns: int, style: str) -> tuple[list[int], float, flo
 def _read_tile(path: Path, mtime_ns: int, bounds: tuple[float, float, float, float], style: str) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
     """(bands ``(n, TILE, TILE)`` as reflectance x 10 000, valid mask) of one scene over a tile.
 
-    Reads only the window of the scene under the tile, decimated on read to about the tile's
-    resolution (GDAL then reads the overview level that fits), and warps that small array onto
-    the tile's grid.
+    Read through a :class:`rasterio.vrt.WarpedVRT` whose grid is the tile, so GDAL reads only
+    the blocks under the tile. (Warping an in-memory array instead, with ``reproject``, was
+    faster but builds a MemoryDataset whose warning rasterio silences with
+    ``warnings.catch_warnings``, which is not thread-safe: under waitress's threads it escaped.)
     """
     indexes, factor, nodata = _bands(path, mtime_ns, style)
-    dst_transform = from_bounds(*bounds, TILE, TILE)
-    out = np.zeros((len(indexes), TILE, TILE), np.float32)
-    with rasterio.open(path) as ds:
-        left, bottom, right, top = transform_bounds("EPSG:3857", ds.crs, *bounds, densify_pts=8)
-        win = window_from_bounds(left, bottom, right, top, ds.transform)
-        win = win.round_offsets(op="floor", pixel_precision=3).round_lengths(op="ceil", pixel_precision=3)
-        win = Window(win.col_off - 1, win.row_off - 1, win.width + 2, win.height + 2)
-        full = Window(0, 0, ds.width, ds.height)
-        if not windows_intersect(win, full):
-            return out, np.zeros((TILE, TILE), bool)
-        win = win.intersection(full)
-        # about one source pixel per tile pixel: at most 2 x TILE across after decimation
-        step = max(1.0, max(win.width, win.height) / (2 * TILE))
-        shape = (len(indexes), max(1, math.ceil(win.height / step)), max(1, math.ceil(win.width / step)))
-        src = ds.read(indexes, window=win, out_shape=shape, out_dtype="float32", resampling=Resampling.average if step > 1 else Resampling.nearest)
-        src_transform = ds.window_transform(win) * Affine.scale(win.width / shape[2], win.height / shape[1])
-        src_crs = ds.crs
-    if nodata is not None:
-        src[src == np.float32(nodata)] = 0
-    reproject(src, out, src_transform=src_transform, src_crs=src_crs, src_nodata=0, dst_transform=dst_transform,
-              dst_crs="EPSG:3857", dst_nodata=0, resampling=Resampling.bilinear)
-    valid: NDArray[np.bool_] = np.asarray((out > 0).all(axis=0), dtype=bool)
-    out *= np.float32(factor)
-    return out, valid
+    transform = from_bounds(*bounds, TILE, TILE)
+    with rasterio.open(path) as ds, WarpedVRT(
+        ds, crs="EPSG:3857", transform=transform, width=TILE, height=TILE,
+        resampling=Resampling.bilinear, src_nodata=nodata if nodata is not None else 0, nodata=0,
+    ) as vrt:
+        data = vrt.read(indexes, out_dtype="float32")
+    valid: NDArray[np.bool_] = np.asarray((data > 0).all(axis=0), dtype=bool)
+    data *= np.float32(factor)
+    return data, valid
 
 
 @dataclass(frozen=True)
