@@ -105,6 +105,9 @@
       }
     });
     ew.state.filters = clean;
+    if (ew.filterForm) {
+      fillForm(ew.filterForm); /* the panel shows the filters however they were set */
+    }
     ew.errors.length = 0;
     ew.writeUrl();
     Object.keys(ew.layers).forEach(function (n) {
