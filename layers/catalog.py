@@ -121,6 +121,14 @@ HOT_COLOURS = [
     ["hot 99 %", "#b2182b"], ["hot 95 %", "#ef8a62"], ["hot 90 %", "#fddbc7"], ["not significant", "#d9d9d9"],
     ["cold 90 %", "#d1e5f0"], ["cold 95 %", "#67a9cf"], ["cold 99 %", "#2166ac"],
 ]
+# review status colours of clearings, and how an unconfirmed (low-confidence) clearing is drawn weaker
+STATUS_COLOURS = [["new", "#ff1744"], ["field_check", "#ff9100"], ["confirmed", "#b71c1c"], ["dismissed", "#9e9e9e"]]
+LOW_CONFIDENCE_STYLE = {
+    "field": "confidence", "value": "low", "label": "low confidence (unconfirmed early warning)",
+    "dashArray": "4 3", "fillOpacity": 0.12, "weight": 1.5,
+}
+# the emerging-trend labels of hotspots (geo/trends.py defines them; a test checks they agree)
+TREND_LABELS = ["new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic", "oscillating", "historical", "no pattern"]
 _SYNTHETIC = _f("synthetic", "boolean", "True when the record was generated, not observed.")
 
 HOT_FIELDS: tuple[Field, ...] = (
@@ -268,7 +276,9 @@ LAYERS: tuple[Layer, ...] = (
         # the review queue: risk, then confidence ("high" sorts before "low"), within a status
         indexes=(("review_status", "-risk", "confidence", "clearing_id"), ("-risk", "confidence", "clearing_id"),
                  ("aoi", "review_status", "-risk", "confidence", "clearing_id")), sparse_indexes=("merged_into",), popup=("clearing_id", "area_ha", "first_detected", "confidence", "flags", "reasons", "risk", "review_status"),
-        style={"color": "#d50000", "weight": 2, "fillColor": "#ff1744", "fillOpacity": 0.5}, min_zoom=MIN_ZOOM_DETAIL,
+        style={"color": "#d50000", "weight": 2, "fillColor": "#ff1744", "fillOpacity": 0.5, "by": "review_status", "colors": STATUS_COLOURS,
+               "weaker": LOW_CONFIDENCE_STYLE},
+        min_zoom=MIN_ZOOM_DETAIL,
         public=True, public_where={"review_status": "confirmed"},
     ),
     Layer(
@@ -324,7 +334,8 @@ LAYERS: tuple[Layer, ...] = (
         (_f("segment_id", "text", "Corridor segment."), _f("sub_corridor", "text", "Branch of the corridor."), *HOT_FIELDS),
         key=("segment_id", "period"),
         popup=("segment_id", "sub_corridor", "period", "hot_class", "trend", "incidents", "cleared_ha", "flagged_clearings", "seizures_timber", "seizures_wildlife", "gi_z"),
-        style={"weight": 6, "opacity": 0.9, "color": "#9e9e9e", "by": "hot_class", "colors": HOT_COLOURS},
+        style={"weight": 6, "opacity": 0.9, "color": "#9e9e9e", "by": "hot_class", "colors": HOT_COLOURS,
+               "labels": {"field": "trend", "title": "Trend", "values": TREND_LABELS}},
         map_where={"latest": True}, generalised_from="hotspot_segments_generalised",
         public=True,
     ),
@@ -333,7 +344,8 @@ LAYERS: tuple[Layer, ...] = (
         (_f("cell", "text", "H3 cell id."), *HOT_FIELDS),
         key=("cell", "period"),
         popup=("cell", "period", "hot_class", "trend", "incidents", "cleared_ha", "seizures_timber", "seizures_wildlife", "gi_z"),
-        style={"weight": 0.5, "color": "#616161", "fillOpacity": 0.45, "fillColor": "#e0e0e0", "by": "hot_class", "colors": HOT_COLOURS},
+        style={"weight": 0.5, "color": "#616161", "fillOpacity": 0.45, "fillColor": "#e0e0e0", "by": "hot_class", "colors": HOT_COLOURS,
+               "labels": {"field": "trend", "title": "Trend", "values": TREND_LABELS}},
         map_where={"latest": True}, generalised_from="hotspot_cells_generalised",
         public=True,
     ),

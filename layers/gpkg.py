@@ -412,6 +412,10 @@ class GeoPackageStore:
         """(column, row, count, sum) per ``cell_deg`` grid cell of the rows :meth:`count` counts."""
         return gpkg_grid.grid_summary(self, layer, cell_deg=cell_deg, bbox=bbox, where=where, sum_field=sum_field)
 
+    def extent(self, layer: str, *, where: Mapping[str, Any] | None = None) -> tuple[float, float, float, float]:
+        """(W, S, E, N) of the rows matching ``where``, from the R-tree."""
+        return gpkg_grid.extent(self, layer, where=where)
+
     def layer(self, name: str) -> Layer:
         return self._layer(name)
 

@@ -56,15 +56,19 @@ def grid_summary(
         raise LayerError(f"layer {layer!r} has no geometry to aggregate")
     if not cell_deg > 0:
         raise LayerError(f"grid cell size must be positive, got {cell_deg!r}")
-    clause, params = store.where_sql(lyr, where, bbox)
+    clause, params = store.where_sql(lyr, where, None)
+    if bbox is not None:  # on the R-tree itself (it drives the scan), not as a sub-query of ids
+        w, s, e, n = (float(v) for v in bbox)
+        clause += (" AND " if clause else " WHERE ") + "r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?"
+        params += [e, w, n, s]
     total = f"sum({_quote(store.field(lyr, sum_field).name)})" if sum_field else "0.0"
     cx = f"((r.minx + r.maxx) / 2.0 / {float(cell_deg)!r})"
     cy = f"((r.miny + r.maxy) / 2.0 / {float(cell_deg)!r})"
-    sql = (
-        f"SELECT {_floor(cx)} AS ix, {_floor(cy)} AS iy, count(*), {total} "
-        f"FROM {_quote(lyr.name)} JOIN {_quote(gpkg_rtree.index_name(lyr.name))} AS r ON r.id = {_quote(lyr.name)}.fid"
-        f"{clause} GROUP BY ix, iy"
-    )
+    table = _quote(lyr.name)
+    # without conditions or a sum, the R-tree alone holds everything counted
+    source = (f"{_quote(gpkg_rtree.index_name(lyr.name))} AS r" if not where and not sum_field else
+              f"{_quote(gpkg_rtree.index_name(lyr.name))} AS r JOIN {table} ON {table}.fid = r.id")
+    sql = f"SELECT {_floor(cx)} AS ix, {_floor(cy)} AS iy, count(*), {total} FROM {source}{clause} GROUP BY ix, iy"
     rows = store.query(sql, params, what=f"aggregating layer {lyr.name!r}")
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
@@ -74,3 +78,14 @@ def grid_summary(
         np.asarray(ix, dtype=np.int64), np.asarray(iy, dtype=np.int64), np.asarray(count, dtype=np.int64),
         np.asarray([0.0 if v is None else v for v in sums], dtype=np.float64),
     )
+
+
+def extent(store: GeoPackageStore, layer: str, *, where: Mapping[str, Any] | None = None) -> tuple[float, float, float, float]:
+    """(W, S, E, N) of the R-tree bounds of the rows of ``layer`` matching ``where`` (NaN when none)."""
+    lyr = store.layer(layer)
+    clause, params = store.where_sql(lyr, where, None)
+    table = _quote(lyr.name)
+    source = f"{_quote(gpkg_rtree.index_name(lyr.name))} AS r" + (f" JOIN {table} ON {table}.fid = r.id" if where else "")
+    row = store.query(f"SELECT min(r.minx), min(r.miny), max(r.maxx), max(r.maxy) FROM {source}{clause}", params, what=f"extent of layer {lyr.name!r}")
+    w, s, e, n = (float("nan") if v is None else float(v) for v in row[0])
+    return w, s, e, n

@@ -2,6 +2,7 @@
 # Installs the Debian packages the test suite needs, when they are missing:
 # headless Chromium for the browser tests, and python3-gdal for GDAL's GeoPackage validator
 # (`python3 -m osgeo_utils.samples.validate_gpkg FILE`, run with the system python3), and
+# poppler-utils (pdfinfo, pdftotext) to check what Chromium prints; and
 # PostgreSQL with PostGIS 3 for the PostGIS leg of the store tests (scripts/postgis.sh starts a
 # throwaway cluster). The PostGIS package is the one built for the release's PostgreSQL major
 # version (`apt-cache search postgis`: postgresql-15-postgis-3 on Debian 12).
@@ -10,6 +11,7 @@ set -euo pipefail
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 /usr/bin/python3 -c "import osgeo_utils.samples.validate_gpkg" >/dev/null 2>&1 || need+=(python3-gdal)
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 PG_MAJOR=""
 if command -v pg_config >/dev/null 2>&1; then PG_MAJOR=$(pg_config --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/'); fi
 if [ -z "$PG_MAJOR" ]; then

@@ -22,7 +22,9 @@ from web.app_state import EXTENSION_KEY, AppState
 from web.auth import install_auth
 from web.error_pages import bp as error_pages_bp
 from web.hosts import install_host_check
+from web.imagery import bp as imagery_bp
 from web.map import bp as map_bp
+from web.map_search import bp as map_search_bp
 from web.review import bp as review_bp
 from web.review_files import bp as review_files_bp
 from web.review_sample import bp as review_sample_bp
@@ -67,6 +69,8 @@ def create_app(settings: Settings, store_url: str | None = None) -> Flask:
     install_access(app)
     app.register_blueprint(map_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(map_search_bp)
+    app.register_blueprint(imagery_bp)
     for desk in (review_bp, review_files_bp, review_sample_bp):
         app.register_blueprint(desk)
     app.add_template_filter(with_query, "with_query")

@@ -29,7 +29,7 @@ import orjson
 from flask import Blueprint, Response, request, url_for
 
 from layers import Layer
-from layers.aggregates import grid_aggregate
+from layers.aggregates import grid_aggregate, whole_layer_total
 from layers.catalog import Field
 from layers.errors import FilterError
 from layers.filters import MAP_FILTER_NAMES, ClearingFilter, parse_filters
@@ -53,6 +53,9 @@ from web.visibility import request_access
 logger = logging.getLogger(__name__)
 
 MAX_FEATURES = 5000
+# what the map asks for at most per layer and view (over it: the aggregate), so that an answer
+# stays small (about 200 KB: benchmarks/bench_map.py)
+MAP_LIMIT = 500
 FEATURE_ARGS = ("bbox", "limit", "properties")
 
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
@@ -125,18 +128,20 @@ def features(name: str) -> Response:
     src = source_layer(layer, access)
     visible = [f for f in visible_fields(src, src.field_names, access.role)]
     shown = _properties(request.args.get("properties"), visible)
-    # the one gate: what this viewer may see (generalised locations are cut to the bbox afterwards)
-    matched = count_redacted(store, layer, access, bbox=bbox, where=where)
-    extra: dict[str, Any] = {"layer": layer.name, "numberMatched": matched, "limit": limit, "filters": dict(filt.params)}
-    if matched > limit:
-        agg = grid_aggregate(store, layer, access, bbox=bbox, where=where)
-        logger.info("layer %s bbox %s: %d features matched, answering %d cells of %g degrees", name, bbox, matched, len(agg.count), agg.cell_deg)
+    # the one gate: what this viewer may see (generalised locations are cut to the bbox afterwards);
+    # a view of the whole layer knows its count from the cached summary without reading rows
+    extra: dict[str, Any] = {"layer": layer.name, "limit": limit, "filters": dict(filt.params)}
+    total = whole_layer_total(store, layer, access, bbox=bbox, where=where)
+    over = total is not None and total > limit
+    frame = None if over else read_redacted(store, layer, access, bbox=bbox, where=where, columns=[f.name for f in shown], limit=limit + 1)
+    if frame is None or len(frame) > limit:
+        agg = grid_aggregate(store, layer, access, bbox=bbox, where=where)  # counts what count_redacted counts
+        logger.info("layer %s bbox %s: %d features matched, answering %d cells of %g degrees", name, bbox, agg.total, len(agg.count), agg.cell_deg)
         body = {
-            "type": "FeatureCollection", **extra, "numberReturned": 0,
+            "type": "FeatureCollection", **extra, "numberMatched": agg.total, "numberReturned": 0,
             "aggregate": {"cell_deg": agg.cell_deg, "count": agg.total, "cells": len(agg.count), "area": agg.area_ha is not None},
             "features": agg.features(),
         }
         return json_response(body, mimetype="application/geo+json")
-    frame = read_redacted(store, layer, access, bbox=bbox, where=where, columns=[f.name for f in shown])
-    extra["numberReturned"] = len(frame)
+    extra.update(numberMatched=len(frame), numberReturned=len(frame))
     return json_response(feature_collection(frame, [f for f in shown if f.name in frame.columns], extra), mimetype="application/geo+json")

@@ -40,6 +40,10 @@ LOCAL_ASSETS: dict[str, LocalAsset] = {
     "leaflet": LocalAsset("vendor/leaflet/leaflet.js", pin="leaflet@1.9.3/"),
     "leaflet_css": LocalAsset("vendor/leaflet/leaflet.css", pin="leaflet@1.9.3/"),
     "ecowatch_dom_js": LocalAsset("ecowatch-dom.js"),
+    "ecowatch_state_js": LocalAsset("ecowatch-state.js"),
+    "ecowatch_coords_js": LocalAsset("ecowatch-coords.js"),
+    "ecowatch_imagery_js": LocalAsset("ecowatch-imagery.js"),
+    "ecowatch_print_js": LocalAsset("ecowatch-print.js"),
     "ecowatch_js": LocalAsset("ecowatch.js"),
     "ecowatch_css": LocalAsset("ecowatch.css"),
 }

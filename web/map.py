@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 from branca.element import Element
 from flask import Blueprint, Response, render_template, url_for
 
 from layers import CATALOG, LAYERS, Store, get_layer
+from layers.filters import COMMODITY_GROUPS, CONFIDENCES, FLAGS, MAP_FILTER_NAMES, REVIEW_STATUSES
 from layers.redaction import ROLES, Access, may_read, read_redacted, source_layer
 from web.access import current_role, roles_allowed
+from web.api import MAP_LIMIT
 from web.app_state import app_state
 from web.assets import assert_offline, localise_assets
+from web.imagery import IMAGERY_ROLES
 from web.layer_specs import layer_spec, map_layers
 from web.map_page import BBox, build_map
 from web.security import page_policy
@@ -48,6 +52,24 @@ def initial_bounds(store: Store, access: Access) -> BBox | None:
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
+def page_options() -> dict[str, Any]:
+    """The filter names and choices of :mod:`layers.filters` and the URLs the page's script calls."""
+    return {
+        "filters": list(MAP_FILTER_NAMES), "flags": list(FLAGS), "confidences": list(CONFIDENCES),
+        "statuses": list(REVIEW_STATUSES), "commodities": list(COMMODITY_GROUPS),
+        "search_url": url_for("map_search.find"),
+        **imagery_options(),
+    }
+
+
+def imagery_options() -> dict[str, str]:
+    """The imagery URLs, for the roles that may see imagery (none for the others)."""
+    if current_role() not in IMAGERY_ROLES:
+        return {}
+    tile = url_for("imagery.tile", day="0000-00-00", z=0, x=0, y=0)
+    return {"imagery_dates": url_for("imagery.dates"), "imagery_tiles": tile.rsplit("/0000-00-00/", 1)[0]}
+
+
 @bp.get("/")
 @roles_allowed(*ROLES)
 def index() -> Response:
@@ -61,7 +83,11 @@ def index() -> Response:
         if may_read(layer, access.role) and not (access.generalised and layer.refused_generalised)
     ]
     info = {layer.name: store.layer_info(source_layer(layer, access).name) for layer in readable}
-    specs = [layer_spec(layer, info[layer.name], access.role) for layer in map_layers(access.role)]
+    # the detail layers (drawn from a zoom on) are asked for at most MAP_LIMIT features a view, so an answer stays small
+    specs = [
+        {**layer_spec(layer, info[layer.name], access.role), "limit": MAP_LIMIT if layer.min_zoom else None}
+        for layer in map_layers(access.role)
+    ]
     fmap = build_map(
         state.settings,
         specs,
@@ -69,6 +95,7 @@ def index() -> Response:
         lambda n: url_for("api.features", name=n),
         synthetic=[layer.title for layer in readable if info[layer.name].get("synthetic")],
         icon_url=url_for("static", filename="favicon.svg"),
+        options=page_options(),
     )
     figure = fmap.get_root()
     menu = Element('<div class="ew-account-float">' + render_template("account_menu.html") + "</div>")

@@ -22,7 +22,11 @@ from markupsafe import escape
 
 logger = logging.getLogger(__name__)
 
-_OWN_JS = [("ecowatch_dom_js", "ecowatch-dom.js"), ("ecowatch_js", "ecowatch.js")]
+_OWN_JS = [
+    ("ecowatch_dom_js", "ecowatch-dom.js"), ("ecowatch_state_js", "ecowatch-state.js"),
+    ("ecowatch_coords_js", "ecowatch-coords.js"), ("ecowatch_imagery_js", "ecowatch-imagery.js"),
+    ("ecowatch_print_js", "ecowatch-print.js"), ("ecowatch_js", "ecowatch.js"),
+]
 _OWN_CSS = [("ecowatch_css", "ecowatch.css")]
 
 SYNTHETIC_NOTE = "The demo's imagery, clearings and seizures are synthetic"
@@ -65,15 +69,18 @@ class ApiFeatureLayer(JSCSSMixin, Layer):
 
 
 class MapControls(JSCSSMixin):
-    """The legend (one swatch per layer, from its style) and the loading/status line.
+    """The legend (one swatch per layer, from its style), the loading/status line, the filter
+    panel, the search box and the pointer's coordinates.
 
     Built in the browser from the same layer specs, with DOM calls only (no HTML strings).
+    ``options`` gives the page's script the filter names and choices (:mod:`layers.filters`)
+    and the URLs it calls (search, imagery).
     """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            ecowatch.controls({{ this._parent.get_name() }}, {{ this.specs|tojson }});
+            ecowatch.controls({{ this._parent.get_name() }}, {{ this.specs|tojson }}, {{ this.options|tojson }});
         {% endmacro %}
         """
     )
@@ -81,10 +88,11 @@ class MapControls(JSCSSMixin):
     default_js = _OWN_JS
     default_css = _OWN_CSS
 
-    def __init__(self, specs: Sequence[dict[str, Any]]) -> None:
+    def __init__(self, specs: Sequence[dict[str, Any]], options: dict[str, Any] | None = None) -> None:
         super().__init__()
         self._name = "MapControls"
         self.specs = list(specs)
+        self.options = dict(options or {})
 
 
 def synthetic_banner(titles: Sequence[str]) -> Element:

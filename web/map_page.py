@@ -37,6 +37,7 @@ def build_map(
     *,
     synthetic: Sequence[str] = (),
     icon_url: str | None = None,
+    options: dict[str, Any] | None = None,
 ) -> folium.Map:
     """The map page as a folium ``Map`` (its figure is the page).
 
@@ -57,6 +58,8 @@ def build_map(
     icon_url
         URL of the page's icon (served by the app, so the browser does not ask for
         ``/favicon.ico``).
+    options
+        What the page's controls need besides the specs (:class:`web.map_elements.MapControls`).
     """
     fmap = folium.Map(location=None, tiles=None, control_scale=True, zoom_start=MIN_ZOOM)
     # Map(max_zoom=...) only reaches a tile layer it creates; with tiles=None the Leaflet map
@@ -86,7 +89,7 @@ def build_map(
     # folium renders JsCode options as code; its type hints just do not say so.
     sort_function: Any = JsCode("ecowatch.layerOrder")
     folium.LayerControl(position="topright", collapsed=False, sortLayers=True, sortFunction=sort_function).add_to(fmap)
-    MapControls(specs).add_to(fmap)
+    MapControls(specs, options).add_to(fmap)
     if synthetic:
         figure.html.add_child(synthetic_banner(synthetic), name="ew_synthetic_note")  # type: ignore[attr-defined]
     if bounds is None:

@@ -153,6 +153,15 @@ def _read_export(path: Path, fmt: str) -> list[dict[str, Any]]:
     raise AssertionError(f"the attacker test has no reader for export format {fmt!r}: add one")
 
 
+# routes whose answers depend on a query or on path arguments: what the attacker asks of them
+ROUTE_QUERIES: dict[str, list[dict[str, str]]] = {
+    "map_search.find": [{"q": q} for q in ("CL", "C", "S", "case", "A", "1", "Mekong", "Dalbergia", "seizure")],
+}
+ROUTE_ARGUMENTS: dict[str, dict[str, object]] = {
+    "imagery.tile": {"day": "2024-01-01", "z": 0, "x": 0, "y": 0},
+}
+
+
 def ngo_outputs(store_path: Path, settings: Settings, key: bytes, tmp: Path) -> Outputs:
     """Every layer exported as ngo in every format, and every route of the app served as ngo."""
     out = Outputs()
@@ -186,8 +195,22 @@ def ngo_outputs(store_path: Path, settings: Settings, key: bytes, tmp: Path) -> 
             assert response.status_code == 403, (url, response.status_code)
             out.bodies[f"GET {url}"] = response.data
             continue
+        if rule.endpoint in ROUTE_ARGUMENTS:  # routes with arguments of their own (imagery tiles): filled here
+            url = app.url_map.bind("localhost").build(rule.endpoint, ROUTE_ARGUMENTS[rule.endpoint])
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+            # an image of the stored scenes (no record's text in it); text answers are kept for the checks
+            assert response.mimetype == "image/png" or rule.endpoint != "imagery.tile", response.mimetype
+            continue
         if rule.arguments - {"name"}:
             raise AssertionError(f"route {rule.rule} takes arguments the attacker test does not fill: extend ngo_outputs")
+        if rule.endpoint in ROUTE_QUERIES:  # routes that need a query (the map's search): every one asked
+            for query in ROUTE_QUERIES[rule.endpoint]:
+                url = app.url_map.bind("localhost").build(rule.endpoint, {})
+                response = client.get(url, query_string=query)
+                assert response.status_code == 200, (url, query, response.status_code)
+                out.bodies[f"GET {url}?{query}"] = response.data
+            continue
         names = [lyr["name"] for lyr in orjson.loads(client.get("/api/layers").data)["layers"]] if rule.arguments else [None]
         for name in names:
             url = app.url_map.bind("localhost").build(rule.endpoint, {"name": name} if name else {})

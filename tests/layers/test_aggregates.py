@@ -12,7 +12,15 @@ import shapely
 from shapely.geometry import box
 
 from layers import get_layer, open_store
-from layers.aggregates import CELL_STEPS_DEG, GridAggregate, _bin, cell_size_for, grid_aggregate
+from layers.aggregates import (
+    CELL_STEPS_DEG,
+    CELLS_ACROSS,
+    GridAggregate,
+    _bin,
+    cell_size_for,
+    grid_aggregate,
+    whole_layer_total,
+)
 from layers.conditions import Between
 from layers.errors import LayerError
 from layers.filters import MAP_FILTER_NAMES, parse_filters
@@ -131,11 +139,11 @@ def test_a_filter_on_a_hidden_field_is_refused_for_the_ngo(store: Store) -> None
 
 def test_cell_size_follows_the_view() -> None:
     assert cell_size_for((104.0, 11.0, 104.03, 11.01)) == 0.001
-    assert cell_size_for((102.5, 10.5, 108.5, 17.5)) == 0.2
+    assert cell_size_for((102.5, 10.5, 108.5, 17.5)) == 0.25
     assert cell_size_for((-180, -90, 180, 90)) == CELL_STEPS_DEG[-1]
     for bbox in [(0, 0, 0.3, 0.1), (10, 10, 10.9, 11.7)]:
         step = cell_size_for(bbox)
-        assert max(bbox[2] - bbox[0], bbox[3] - bbox[1]) / step <= 40
+        assert max(bbox[2] - bbox[0], bbox[3] - bbox[1]) / step <= CELLS_ACROSS
 
 
 def test_features_are_closed_squares() -> None:
@@ -145,4 +153,35 @@ def test_features_are_closed_squares() -> None:
     ring = feats[0]["geometry"]["coordinates"][0]
     assert ring[0] == ring[-1] == [-0.5, 1.5] and ring[2] == [0.0, 2.0]
     assert shapely.geometry.shape(feats[1]["geometry"]).area == pytest.approx(0.25)
-    assert feats[0]["properties"] == {"cell": "-1,3", "count": 5, "area_ha": 1.2}
+    assert feats[0]["properties"] == {"count": 5, "area_ha": 1.2} and feats[0]["id"] == "-1,3"
+    fine = GridAggregate("clearings", 0.002, np.array([52501]), np.array([6801]), np.array([1]), None).features()
+    assert fine[0]["geometry"]["coordinates"][0][2] == [105.004, 13.604]
+
+
+def test_a_view_of_the_whole_layer_is_regridded_from_the_cached_summary(tmp_path: Path) -> None:
+    store = _store(tmp_path, n=300, seed=5)
+    layer = get_layer("clearings")
+    world = (-180.0, -90.0, 180.0, 90.0)
+    for where in (None, {"confidence": "low"}, {"risk": Between(50, None), "flags": parse_filters({"flag": "protected_area"}).where()["flags"]}):
+        direct = store.grid_summary("clearings", cell_deg=0.5, bbox=REGION, where=where, sum_field="area_ha")  # type: ignore[attr-defined]
+        region = (103.0, 10.0, 107.0, 14.0)  # holds the whole layer; 0.2 degree cells (a multiple of the base grid)
+        agg = grid_aggregate(store, layer, "planner", bbox=region, where=where)
+        assert agg.cell_deg == 0.2 and agg.total == count_redacted(store, layer, "planner", bbox=region, where=where) == int(direct[2].sum())
+        coarse = grid_aggregate(store, layer, "planner", bbox=world, where=where)
+        assert coarse.total == agg.total and coarse.area_ha is not None
+        assert coarse.area_ha.sum() == pytest.approx(float(direct[3].sum()))
+    # a write makes a new store state: the next answer counts it
+    before = grid_aggregate(store, layer, "planner", bbox=world).total
+    extra = store.read("clearings", limit=1).assign(clearing_id="NEW-1")
+    store.upsert("clearings", extra)
+    assert grid_aggregate(store, layer, "planner", bbox=world).total == before + 1
+
+
+def test_whole_layer_total_only_for_views_of_the_whole_layer(store: Store) -> None:
+    layer = get_layer("clearings")
+    world = (-180.0, -90.0, 180.0, 90.0)
+    for who in ("planner", VIEWER):
+        for where in (None, {"confidence": "low"}):
+            assert whole_layer_total(store, layer, who, bbox=world, where=where) == count_redacted(store, layer, who, bbox=world, where=where)
+    assert whole_layer_total(store, layer, "planner", bbox=(104.5, 11.5, 105.2, 12.1)) is None
+    assert whole_layer_total(store, get_layer("seizures"), NGO, bbox=world) is None  # generalised: only read_redacted knows

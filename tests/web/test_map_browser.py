@@ -104,9 +104,10 @@ def _wait_idle(page: Any, role: str = "planner") -> None:
     page.wait_for_function(IDLE_JS, arg=_names(role), timeout=TIMEOUT_MS)
 
 
-def _api(page: Any, base: str, layer: str, bbox: str) -> dict[str, Any]:
+def _api(page: Any, base: str, layer: str, bbox: str, query: str = "") -> dict[str, Any]:
     """The features endpoint's answer for the page's own account (the page's cookies)."""
-    response = page.request.get(f"{base}/api/layers/{layer}/features?bbox={bbox}")
+    limit = page.evaluate(f"window.ecowatch.layers[{layer!r}].ewSpec.limit")
+    response = page.request.get(f"{base}/api/layers/{layer}/features?bbox={bbox}" + (f"&limit={limit}" if limit else "") + (f"&{query}" if query else ""))
     assert response.status == 200, f"{layer}: {response.status}"
     body: dict[str, Any] = orjson.loads(response.body())
     return body
@@ -122,10 +123,13 @@ def _assert_counts_match_api(page: Any, base: str, role: str = "planner") -> dic
     drawn = {}
     for name in _names(role):
         min_zoom = get_layer(name).min_zoom
-        expected = 0 if min_zoom is not None and zoom < min_zoom else _api(page, base, name, bbox)["numberReturned"]
+        body = {} if min_zoom is not None and zoom < min_zoom else _api(page, base, name, bbox, page.evaluate("window.ecowatch.filterQuery()"))
+        expected = body.get("numberReturned", 0)
+        cells = len(body["features"]) if "aggregate" in body else 0
         paths = page.locator(f".leaflet-ew-{name}-pane path").count()
         assert counts[name] == expected, f"{name}: page drew {counts[name]}, API returns {expected} for {bbox}"
-        assert paths == expected, f"{name}: {paths} SVG paths for {expected} features"
+        assert page.evaluate(f"window.ecowatch.cells[{name!r}]") == cells, f"{name}: aggregate cells"
+        assert paths == expected + cells, f"{name}: {paths} SVG paths for {expected} features and {cells} cells"
         drawn[name] = expected
     return drawn
 

@@ -57,6 +57,9 @@ CASES: tuple[Case, ...] = (
     Case("api.features", "GET", f"/api/layers/clearings/features?{BBOX}", {ANON: 401, **_all(200)}),
     Case("api.features", "GET", f"/api/layers/seizures/features?{BBOX}", {ANON: 401, **_all(200, viewer=404)}),
     Case("api.features", "GET", f"/api/layers/observation_gaps/features?{BBOX}", {ANON: 401, **_all(200, viewer=404)}),
+    Case("map_search.find", "GET", "/api/search?q=CL-0001", {ANON: 401, **_all(200)}),
+    Case("imagery.dates", "GET", "/api/imagery/dates", {ANON: 401, **_all(200, viewer=403)}),
+    Case("imagery.tile", "GET", "/tiles/imagery/2024-02-01/12/3269/1906.png", {ANON: 302, **_all(200, viewer=403)}),
     # the review desk: planners look, analysts and admins decide; the admin decides second, on
     # the version the analyst's decision replaced, and is answered 409
     Case("review.queue", "GET", "/review/", {ANON: 302, **DESK_ONLY}),

@@ -46,8 +46,32 @@
     return el("span", null, value);
   }
 
-  /* The popup of a feature: layer title, synthetic tag, one row per popup field. */
-  ew.popupContent = function (spec, feature) {
+  /* A place in the three notations (ew.coords, ecowatch-coords.js): one line each. */
+  ew.coordinateLines = function (lat, lon) {
+    var box = el("div", "ew-coords");
+    if (!ew.coords) {
+      return box;
+    }
+    ew.coords.lines(lat, lon).forEach(function (line) {
+      box.appendChild(el("div", "ew-coords-line", line));
+    });
+    return box;
+  };
+
+  /* The popup of an aggregate cell: how many features it holds, and that zooming in shows them. */
+  ew.cellPopup = function (spec, feature) {
+    var props = feature.properties || {};
+    var box = el("div", "ew-popup ew-cell-popup");
+    box.appendChild(el("div", "ew-popup-title", spec.title + ": " + props.count.toLocaleString("en") + " in this cell"));
+    if (props.area_ha !== undefined) {
+      box.appendChild(el("div", null, props.area_ha.toLocaleString("en", { maximumFractionDigits: 1 }) + " ha in all"));
+    }
+    box.appendChild(el("div", "ew-legend-hint", "A " + feature.ewCellDeg + "\u00b0 grid cell; zoom in to see the features."));
+    return box;
+  };
+
+  /* The popup of a feature: layer title, synthetic tag, one row per popup field, where it is. */
+  ew.popupContent = function (spec, feature, sub) {
     var props = feature.properties || {};
     var box = el("div", "ew-popup");
     box.appendChild(el("div", "ew-popup-title", spec.title));
@@ -67,6 +91,12 @@
       table.appendChild(row);
     });
     box.appendChild(table);
+    if (sub) {
+      var centre = sub.getLatLng ? sub.getLatLng() : sub.getBounds().getCenter();
+      var where = ew.coordinateLines(centre.lat, centre.lng);
+      where.classList.add("ew-popup-coords");
+      box.appendChild(where);
+    }
     return box;
   };
 
@@ -90,19 +120,31 @@
     return node;
   };
 
-  /* Show loading, truncated layers and fetch errors in the status line. */
+  /* What an aggregate stands for, in words. */
+  function aggregateText(spec, agg) {
+    return spec.title + ": " + agg.count.toLocaleString("en") + " in view, too many to draw one by one: shown as counts per " +
+      agg.cell_deg + "\u00b0 grid cell (" + agg.cells + " cells). Zoom in or filter to see them.";
+  }
+
+  /* Show loading, aggregated layers and fetch errors in the status line and the legend. */
   ew.setStatus = function () {
     if (!ew.status) {
       return;
     }
     var lines = [];
-    Object.keys(ew.truncated).forEach(function (name) {
-      if (ew.truncated[name]) {
-        lines.push(ew.layers[name].ewSpec.title + ": showing the first " + ew.counts[name] + " features here; zoom in to see all.");
-      }
-    });
     ew.errors.slice(-3).forEach(function (msg) { lines.push(msg); });
     var legend = ew.legend;
+    Object.keys(ew.aggregates).forEach(function (name) {
+      var note = legend ? legend.querySelector('.ew-legend-aggregate[data-layer="' + name + '"]') : null;
+      var agg = ew.aggregates[name];
+      if (note) {
+        note.textContent = agg ? aggregateText(ew.layers[name].ewSpec, agg) : "";
+        note.style.display = agg ? "" : "none";
+      }
+      if (agg) {
+        lines.push(aggregateText(ew.layers[name].ewSpec, agg));
+      }
+    });
     Object.keys(ew.zoomedOut).forEach(function (name) {
       var row = legend ? legend.querySelector('.ew-legend-row[data-layer="' + name + '"]') : null;
       if (row) {
@@ -150,8 +192,9 @@
   };
 
   /* The legend (bottom right) and the status line (bottom left). */
-  ew.controls = function (map, specs) {
+  ew.controls = function (map, specs, options) {
     ew.map = map;
+    ew.options = Object.assign(ew.options || {}, options || {});
     var Legend = L.Control.extend({
       options: { position: "bottomright" },
       onAdd: function () {
@@ -179,6 +222,23 @@
               box.appendChild(sub);
             });
           }
+          if (s.weaker) {
+            var weak = el("div", "ew-legend-row ew-legend-sub ew-legend-weaker");
+            weak.appendChild(swatch(Object.assign({}, spec, { style: Object.assign({}, s, s.weaker) })));
+            weak.appendChild(el("span", "ew-legend-label", s.weaker.label));
+            box.appendChild(weak);
+          }
+          if (s.labels) {
+            var labels = el("div", "ew-legend-sub ew-legend-labels");
+            labels.setAttribute("data-field", s.labels.field);
+            labels.appendChild(el("span", "ew-legend-labels-title", s.labels.title + ": "));
+            labels.appendChild(el("span", "ew-legend-label", s.labels.values.join(" \u00b7 ")));
+            box.appendChild(labels);
+          }
+          var aggregate = el("div", "ew-legend-sub ew-legend-aggregate");
+          aggregate.setAttribute("data-layer", spec.name);
+          aggregate.style.display = "none";
+          box.appendChild(aggregate);
         });
         L.DomEvent.disableClickPropagation(box);
         return box;
@@ -195,6 +255,15 @@
     });
     ew.legend = new Legend().addTo(map).getContainer();
     ew.status = new Status().addTo(map).getContainer();
+    if (ew.startState) {
+      ew.startState(map); /* ecowatch-state.js: the URL's view, layers and filters; the filter panel */
+    }
+    if (ew.startImagery) {
+      ew.startImagery(map); /* ecowatch-imagery.js: the date picker and the imagery tiles */
+    }
+    if (ew.startTools) {
+      ew.startTools(map); /* ecowatch-coords.js: pointer coordinates and the search box */
+    }
     ew.setStatus();
   };
 })();

@@ -6,10 +6,17 @@
  * request aborts the older one). The answer replaces the layer's features; features already
  * drawn and unchanged stay, so an open popup survives the move its auto-pan causes.
  *
+ * The map's filters (ecowatch-state.js) go with every request. When more features match than
+ * the layer's limit, the server answers with a grid aggregate: squares with a count each, drawn
+ * as such (class ew-cell) and said so in the legend; nothing is silently left out.
+ *
  * For tests and debugging, window.ecowatch exposes:
- *   counts[name]      features drawn now in each layer
+ *   counts[name]      features drawn now in each layer (0 while it shows an aggregate)
+ *   cells[name]       aggregate cells drawn now in each layer
+ *   aggregates[name]  {count, cell_deg, cells} of the aggregate drawn, or null
+ *   matched[name]     numberMatched of the last answer
  *   loadedBbox[name]  the bbox string of the features drawn
- *   truncated[name]   whether the server capped the last response
+ *   loadedQuery[name] the filter query string they were fetched with
  *   zoomedOut[name]   whether the view is below the layer's min_zoom (nothing fetched or drawn)
  *   errors            messages of failed fetches
  *   bbox()            the bbox string the layers fetch for the current view
@@ -22,8 +29,11 @@
     map: null,
     layers: {},
     counts: {},
+    cells: {},
+    aggregates: {},
+    matched: {},
     loadedBbox: {},
-    truncated: {},
+    loadedQuery: {},
     zoomedOut: {},
     errors: [],
     busy: {},
@@ -71,6 +81,27 @@
     );
   }
 
+  /* The properties the map needs of a layer: its popup fields and the fields its style reads. */
+  function wantedProperties(spec) {
+    var names = spec.popup.map(function (f) { return f.name; });
+    var s = spec.style || {};
+    [s.by, s.weaker && s.weaker.field].forEach(function (n) {
+      if (n && names.indexOf(n) < 0) {
+        names.push(n);
+      }
+    });
+    return names;
+  }
+
+  /* The style of an aggregate cell: the layer's colour, stronger where more features lie. */
+  function cellStyle(spec, pane, feature, max) {
+    var s = spec.style || {};
+    var colour = s.color || "#3388ff";
+    var share = max > 0 ? Math.sqrt(feature.properties.count / max) : 0;
+    return { pane: pane, color: colour, weight: 1, opacity: 0.7, fillColor: s.fillColor || colour,
+      fillOpacity: 0.12 + 0.6 * share, className: "ew-cell" };
+  }
+
   /* An L.geoJSON layer that keeps itself filled with the features in view. */
   ew.apiLayer = function (map, spec) {
     var pane = "ew-" + spec.name;
@@ -82,18 +113,44 @@
     /* a style "by" a field colours each feature from the style's "colors" table */
     var colours = {};
     (style.colors || []).forEach(function (pair) { colours[pair[0]] = pair[1]; });
+    var weaker = style.weaker || null;
+    var base = Object.assign({}, style);
+    delete base.colors;
+    delete base.weaker;
+    delete base.labels;
+    var cellMax = 0;
     function featureStyle(feature) {
-      var by = style.by;
-      var colour = by && feature && feature.properties ? colours[feature.properties[by]] : undefined;
-      return colour ? Object.assign({}, style, { color: colour, fillColor: colour }) : style;
+      if (feature && feature.ewCell) {
+        return cellStyle(spec, pane, feature, cellMax);
+      }
+      var props = feature && feature.properties ? feature.properties : {};
+      var by = base.by;
+      var colour = by ? colours[props[by]] : undefined;
+      var out = colour ? Object.assign({}, base, { color: colour, fillColor: colour }) : Object.assign({}, base);
+      if (weaker) {
+        var weak = props[weaker.field] === weaker.value;
+        if (weak) {
+          ["dashArray", "fillOpacity", "weight"].forEach(function (k) {
+            if (weaker[k] !== undefined) {
+              out[k] = weaker[k];
+            }
+          });
+        }
+        out.className = "ew-feature ew-" + weaker.field + "-" + String(props[weaker.field]).replace(/[^a-z0-9_-]/gi, "_");
+      }
+      return out;
     }
     var layer = L.geoJSON(null, {
       pane: pane,
       style: featureStyle,
       pointToLayer: function (feature, latlng) { return L.circleMarker(latlng, featureStyle(feature)); },
       onEachFeature: function (feature, sub) {
-        sub.bindPopup(function () { return ew.popupContent(spec, feature); }, { maxWidth: 380, minWidth: 220 });
-        sub.bindTooltip(function () { return ew.tooltipContent(spec, feature); }, { sticky: true, direction: "top" });
+        if (feature.ewCell) {
+          sub.bindPopup(function () { return ew.cellPopup(spec, feature); }, { maxWidth: 300 });
+        } else {
+          sub.bindPopup(function () { return ew.popupContent(spec, feature, sub); }, { maxWidth: 380, minWidth: 220 });
+          sub.bindTooltip(function () { return ew.tooltipContent(spec, feature); }, { sticky: true, direction: "top" });
+        }
         drawn[addingId] = { layer: sub, key: addingKey };
       }
     });
@@ -104,8 +161,10 @@
     var controller = null;
     var timer = null;
     var name = spec.name;
+    var properties = wantedProperties(spec).join(",");
     ew.layers[name] = layer;
     ew.busy[name] = false;
+    ew.aggregates[name] = null;
 
     function clearAll() {
       layer.clearLayers();
@@ -113,12 +172,23 @@
     }
 
     /* Make the layer hold exactly the features of `collection`. Features already drawn and
-       unchanged stay (an open popup stays open when the map moves); others are swapped. */
+       unchanged stay (an open popup stays open when the map moves); others are swapped. An
+       aggregate's cells are features too (ewCell), keyed by their cell and count. */
     function replaceFeatures(collection) {
       var seen = {};
+      var cells = Boolean(collection.aggregate);
+      cellMax = 0;
+      (collection.features || []).forEach(function (feature) {
+        cellMax = cells ? Math.max(cellMax, feature.properties.count) : 0;
+      });
       (collection.features || []).forEach(function (feature, i) {
-        var key = JSON.stringify([feature.geometry, feature.properties]);
-        var id = feature.id !== undefined && feature.id !== null ? "id:" + feature.id : "key:" + key + ":" + i;
+        if (cells) {
+          feature.ewCell = true;
+          feature.ewCellDeg = collection.aggregate.cell_deg;
+        }
+        var key = JSON.stringify([feature.geometry, feature.properties, cellMax]);
+        var id = cells ? "cell:" + collection.aggregate.cell_deg + ":" + feature.id
+          : feature.id !== undefined && feature.id !== null ? "id:" + feature.id : "key:" + key + ":" + i;
         seen[id] = true;
         var old = drawn[id];
         if (old && old.key === key) {
@@ -155,15 +225,19 @@
         controller = null;
         clearAll();
         ew.counts[name] = 0;
+        ew.cells[name] = 0;
+        ew.aggregates[name] = null;
         ew.loadedBbox[name] = null;
-        ew.truncated[name] = false;
         finish();
         return;
       }
       var mine = (controller = new AbortController());
       ew.busy[name] = true;
       ew.setStatus();
-      fetch(spec.url + "?bbox=" + encodeURIComponent(bbox), {
+      var query = ew.filterQuery ? ew.filterQuery() : "";
+      var url = spec.url + "?bbox=" + encodeURIComponent(bbox) + "&properties=" + encodeURIComponent(properties) +
+        (spec.limit ? "&limit=" + spec.limit : "") + (query ? "&" + query : "");
+      fetch(url, {
         signal: mine.signal,
         credentials: "same-origin",
         headers: { Accept: "application/geo+json" }
@@ -174,9 +248,13 @@
             return;
           }
           replaceFeatures(collection);
-          ew.counts[name] = layer.getLayers().length;
+          var agg = collection.aggregate || null;
+          ew.counts[name] = agg ? 0 : layer.getLayers().length;
+          ew.cells[name] = agg ? layer.getLayers().length : 0;
+          ew.aggregates[name] = agg;
+          ew.matched[name] = collection.numberMatched;
           ew.loadedBbox[name] = bbox;
-          ew.truncated[name] = Boolean(collection.truncated);
+          ew.loadedQuery[name] = query;
         })
         .catch(function (err) {
           if (err && err.name === "AbortError") {
@@ -200,6 +278,7 @@
       timer = setTimeout(refresh, ew.DEBOUNCE_MS);
     }
 
+    layer.ewRefresh = schedule;
     layer.on("add", function () {
       map.on("moveend", schedule);
       refresh();
@@ -216,8 +295,9 @@
       }
       clearAll();
       ew.counts[name] = 0;
+      ew.cells[name] = 0;
+      ew.aggregates[name] = null;
       ew.loadedBbox[name] = null;
-      ew.truncated[name] = false;
       ew.zoomedOut[name] = false;
       finish();
     });
