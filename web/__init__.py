@@ -21,6 +21,7 @@ from web.api import bp as api_bp
 from web.app_state import EXTENSION_KEY, AppState
 from web.auth import install_auth
 from web.error_pages import bp as error_pages_bp
+from web.evidence import bp as evidence_bp
 from web.hosts import install_host_check
 from web.map import bp as map_bp
 from web.review import bp as review_bp
@@ -69,6 +70,7 @@ def create_app(settings: Settings, store_url: str | None = None) -> Flask:
     app.register_blueprint(api_bp)
     for desk in (review_bp, review_files_bp, review_sample_bp):
         app.register_blueprint(desk)
+    app.register_blueprint(evidence_bp)
     app.add_template_filter(with_query, "with_query")
     install_headers(app)
     logger.debug("created map app for store %s", store_url or settings.store_url)

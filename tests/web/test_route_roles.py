@@ -73,6 +73,13 @@ CASES: tuple[Case, ...] = (
     Case("review_sample.new_sample", "POST", "/review/sample", {ANON: 302, **_all(403, analyst=303, admin=303)}, {"per_stratum": "2"}),
     Case("review_sample.point", "GET", "/review/sample/points/PT-none", {ANON: 302, **_all(404, viewer=403, ngo=403)}),
     Case("review_sample.accuracy", "GET", "/review/accuracy", {ANON: 302, **DESK_ONLY}),
+    # evidence reports: every role but the viewer, each seeing its own redaction
+    Case("evidence.clearing", "GET", "/reports/clearings/CL-0001", {ANON: 302, **_all(200, viewer=403)}),
+    Case("evidence.clearing_pdf", "GET", "/reports/clearings/CL-0001.pdf", {ANON: 302, **_all(200, viewer=403)}),
+    Case("evidence.clearing_json", "GET", "/reports/clearings/CL-0001.json", {ANON: 302, **_all(200, viewer=403)}),
+    Case("evidence.segment", "GET", "/reports/segments/SEG-none", {ANON: 302, **_all(404, viewer=403)}),
+    Case("evidence.segment_pdf", "GET", "/reports/segments/SEG-none.pdf", {ANON: 302, **_all(404, viewer=403)}),
+    Case("evidence.segment_json", "GET", "/reports/segments/SEG-none.json", {ANON: 302, **_all(404, viewer=403)}),
 )
 
 
