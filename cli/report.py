@@ -42,7 +42,7 @@ def report(ctx: click.Context, target: str, file: Path | None, output: Path | No
         raise click.UsageError("give the report's file with -o FILE.pdf (a second argument is only for 'report verify FILE.json')")
     if output is None or output.suffix.lower() not in (".pdf", ".html"):
         raise click.UsageError("-o FILE.pdf or -o FILE.html is required")
-    from layers.evidence import EvidenceError
+    from layers.errors import EvidenceError
     from layers.evidence_seal import write_sealed
     from layers.files import atomic_path
     from layers.opaque_ids import load_id_key

@@ -33,6 +33,7 @@ import shapely
 
 from config.settings import CONFIG_DIR
 from layers.catalog import get_layer
+from layers.errors import EvidenceError
 from layers.redaction import Access, read_redacted, redact
 from layers.reviews import trail
 from layers.store import STORE_CRS, Store
@@ -53,10 +54,6 @@ HOTSPOT_FIELDS = ("period", "hot_class", "trend", "gi_z", "gi_p", "incidents", "
 
 
 LICENCES_FILE = CONFIG_DIR / "licences.toml"
-
-
-class EvidenceError(LookupError):
-    """No such clearing or segment for this role."""
 
 
 def load_licences(path: Path = LICENCES_FILE) -> list[dict[str, str]]:

@@ -30,6 +30,7 @@ from web.review_sample import bp as review_sample_bp
 from web.review_view import with_query
 from web.security import install_headers
 from web.server import serve
+from web.watch import bp as watch_bp
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings, store_url: str | None = None) -> Flask:
     for desk in (review_bp, review_files_bp, review_sample_bp):
         app.register_blueprint(desk)
     app.register_blueprint(evidence_bp)
+    app.register_blueprint(watch_bp)
     app.add_template_filter(with_query, "with_query")
     install_headers(app)
     logger.debug("created map app for store %s", store_url or settings.store_url)

@@ -24,7 +24,8 @@ from config import Settings
 from jobs.evidence_chips import report_chips
 from layers.access_log import record_event
 from layers.catalog import get_layer
-from layers.evidence import EvidenceError, clearing_evidence, load_licences, segment_evidence
+from layers.errors import EvidenceError
+from layers.evidence import clearing_evidence, load_licences, segment_evidence
 from layers.evidence_seal import canonical_bytes, digest, sealed
 from layers.redaction import Access, read_redacted
 from layers.store import Store
