@@ -32,7 +32,13 @@ from layers import open_store
 from layers.accounts import HashParams, add_account
 from layers.opaque_ids import load_id_key
 from layers.store import Store
-from layers.watch_areas import WatchFilters, add_subscription, add_watch_area, unsubscribe_token, webhook_key
+from layers.watch_areas import (
+    WatchFilters,
+    add_subscription,
+    add_watch_area,
+    unsubscribe_token,
+    webhook_key,
+)
 from web import create_app
 
 T0 = dt.datetime(2024, 6, 1, 6, 0)
@@ -80,7 +86,7 @@ def webhook() -> Iterator[tuple[Hooks, int]]:
     hooks = Hooks()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             if self.path == "/redirect" and hooks.redirect_to:
                 self.send_response(307)
