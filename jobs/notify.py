@@ -98,24 +98,26 @@ def enqueue_due(store: Store, settings: Settings, *, now: dt.datetime | None = N
     result = result or NotifyResult()
     id_key = load_id_key(settings)
     last_run = last_run_finished(store)
-    subs = store.read("subscriptions", where={"unsubscribed": None})
-    for sub in _records(subs):
-        if not is_due(sub, now, last_run):
-            continue
-        account = get_account(store, str(sub["owner"]))
-        areas = store.read("watch_areas", where={"watch_id": sub["watch_id"]})
-        if account is None or account.disabled or areas.empty:
-            logger.info("subscription %s skipped: %s", sub["subscription_id"], "no watch area" if areas.empty else "account gone or disabled")
+    due = [sub for sub in _records(store.read("subscriptions", where={"unsubscribed": None})) if is_due(sub, now, last_run)]
+    if not due:
+        return result
+    areas = store.read("watch_areas", where={"watch_id": sorted({str(s["watch_id"]) for s in due})})
+    area_of = {str(w): (str(name), geom) for w, name, geom in zip(areas["watch_id"], areas["name"], areas.geometry, strict=True)}
+    accounts = {owner: get_account(store, owner) for owner in {str(s["owner"]) for s in due}}
+    for sub in due:
+        account, found = accounts[str(sub["owner"])], area_of.get(str(sub["watch_id"]))
+        if account is None or account.disabled or found is None:
+            logger.info("subscription %s skipped: %s", sub["subscription_id"], "no watch area" if found is None else "account gone or disabled")
             continue
         result.due += 1
+        area_name, geom = found
         access = Access(account.role, id_key)
-        frame = new_clearings(store, access, areas.geometry.iloc[0], WatchFilters.from_json(sub.get("filters")),
-                              sent_clearings(store, str(sub["subscription_id"])))
+        frame = new_clearings(store, access, geom, WatchFilters.from_json(sub.get("filters")), sent_clearings(store, str(sub["subscription_id"])))
         channels = (["email"] if sub.get("email") else []) + (["webhook"] if sub.get("webhook_url") else [])
         with store.transaction():
             if len(frame) and channels:
                 digest_id = f"DG-{now:%Y%m%d}-{secrets.token_hex(8)}"
-                payload = digest_payload(frame, digest_id=digest_id, subscription=sub, area_name=str(areas["name"].iloc[0]), role=account.role,
+                payload = digest_payload(frame, digest_id=digest_id, subscription=sub, area_name=area_name, role=account.role,
                                          created=now, public_url=settings.public_url, limit=settings.digest_max_clearings)
                 ids = [str(c) for c in frame["clearing_id"]]
                 store.upsert("outbox", pd.DataFrame([
