@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -37,6 +38,7 @@ COMMODITIES = ("timber", "wildlife")
 ORIGINS = ("drawn", "uploaded", "protected_area", "concession", "corridor_segment", "border_crossing")
 MAX_NAME_CHARS = 120
 MAX_AREAS_PER_OWNER = 100
+MAX_URL_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ def add_watch_area(store: Store, owner: str, name: str, geometry: shapely.Geomet
     name = name.strip()
     if not name or len(name) > MAX_NAME_CHARS:
         raise WatchError("name", f"give a name of 1 to {MAX_NAME_CHARS} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        raise WatchError("name", "the name may not hold line breaks, control or invisible format characters")
     if origin not in ORIGINS:
         raise WatchError("origin", f"{origin[:40]!r} is not one of {', '.join(ORIGINS)}")
     if geometry is None or geometry.is_empty or geometry.geom_type not in ("Polygon", "MultiPolygon") or not geometry.is_valid:
@@ -149,6 +153,8 @@ def add_subscription(store: Store, owner: str, watch_id: str, filters: WatchFilt
         raise WatchError("frequency", f"{frequency[:40]!r} is not one of {', '.join(FREQUENCIES)}")
     if not email and not webhook_url:
         raise WatchError("email", "choose e-mail, a webhook, or both")
+    if len(webhook_url) > MAX_URL_CHARS:
+        raise WatchError("webhook_url", f"the URL is longer than {MAX_URL_CHARS} characters")
     sid = "SUB-" + secrets.token_hex(8)
     store.upsert("subscriptions", pd.DataFrame([{
         "subscription_id": sid, "watch_id": watch_id, "owner": owner, "filters": filters.as_json(), "frequency": frequency,

@@ -66,6 +66,7 @@ def test_drawn_area_is_saved_with_its_subscription(client: FlaskClient, map_stor
     ({"how": "picked", "pick_kind": "protected_area", "pick_ref": "PA-1", "email": ""}, "email", "choose e-mail"),
     ({"how": "picked", "pick_kind": "protected_area", "pick_ref": "PA-1", "webhook_url": "http://10.0.0.1/x"}, "webhook_url", "not allowed"),
     ({"how": "uploaded"}, "file", "choose a file"),
+    ({"how": "picked", "pick_kind": "protected_area", "pick_ref": "PA-1", "name": "a\r\nBcc: x@example.org"}, "name", "line breaks"),
 ])
 def test_bad_input_names_the_field(client: FlaskClient, map_store: Path, form: dict[str, str], field: str, message: str) -> None:
     response = _post(client, **form)
