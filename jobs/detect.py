@@ -40,6 +40,7 @@ from jobs.detect_windows import (
     Forest,
     WindowTask,
     assemble,
+    cluster_threads,
     grid_origin,
     plan_windows,
     run_windows,
@@ -190,7 +191,9 @@ def detect(
             raise IngestError(f"AOI {aoi!r} does not overlap the scenes' grid ({ref.path.name})")
         aoi_local = gpd.GeoSeries([geom], crs=STORE_CRS).to_crs(ref.crs).iloc[0]
         params = params_from(settings)
-        workers = settings.detect_threads or os.cpu_count() or 1
+        address = settings.scheduler if scheduler is None else scheduler
+        # windows and tasks are cut for the threads that will run them: the cluster's, or ours
+        workers = cluster_threads(address) if address else settings.detect_threads or os.cpu_count() or 1
         tile = _tile_px(ref)
         side = window_side(settings.window_px, settings.window_memory_mb, len(scenes), region, workers, tile)
         origin = grid_origin(region, tile if side % tile == 0 else 1)
@@ -207,7 +210,7 @@ def detect(
         ]
         logger.info("detect %s: %d x %d px, %d baseline and %d monitoring scenes, windows of %d px",
                     aoi, box[2], box[3], len(base), len(mon), side)
-        outcomes = run_windows(tasks, scheduler=settings.scheduler if scheduler is None else scheduler, threads=settings.detect_threads, progress=progress)
+        outcomes = run_windows(tasks, scheduler=address, threads=settings.detect_threads, progress=progress)
         pixels, blocks, n_assessed = assemble(outcomes, box, origin)
         transform = rasterio.windows.transform(region, ref.transform)
         block_transform = ref.transform @ Affine.translation(*origin) @ Affine.scale(GAP_BLOCK_PX)

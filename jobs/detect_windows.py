@@ -306,6 +306,15 @@ def _inside(packed: bytes | None, height: int, width: int) -> NDArray[np.bool_] 
     return np.unpackbits(np.frombuffer(packed, np.uint8), count=height * width).reshape(height, width).astype(bool)
 
 
+def cluster_threads(scheduler: str) -> int:
+    """Worker threads of the Dask cluster at ``scheduler`` now (at least 1): what a job is cut for."""
+    from distributed import Client
+
+    with Client(scheduler, set_as_default=False) as client:
+        workers = client.scheduler_info().get("workers", {})  # all of them (the default of every version we support)
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+
+
 def run_windows(tasks: Sequence[WindowTask], *, scheduler: str = "", threads: int = 0, progress: Progress | None = None) -> list[WindowOutcome]:
     """Run the tasks through Dask and return all their windows' outcomes (in no particular order).
 

@@ -1,6 +1,7 @@
-"""The one parser of clearing filters: period, confidence, flag, risk, review status, AOI.
+"""The one parser of clearing filters: period, confidence, flag, risk, review status, AOI (and, on
+the map, commodity and country).
 
-The review queue reads them from its URL, the map (and exports) will read the same names, so a
+The review queue reads them from its URL, the map (and exports) read the same names, so a
 link made on one page filters the same clearings on another. :func:`parse_filters` takes any
 mapping of query-string names to strings (a Flask ``request.args``, a dict, click options) and
 returns a :class:`ClearingFilter`; every problem is a :class:`layers.errors.FilterError` naming the
@@ -16,7 +17,14 @@ parameter and what was expected.
 ``risk``        risk at least ``N``, or ``N-M`` (0-100)
 ``status``      review status: ``new``, ``confirmed``, ``dismissed``, ``field_check`` (any), or ``any``
 ``aoi``         AOI name
+``commodity``   (map only, :data:`MAP_FILTER_NAMES`) seizures of these commodity groups: ``timber``,
+                ``wildlife``
+``country``     (map only) concessions in this country and seizures declared to come from it
 ==============  ==============================================================================
+
+:meth:`ClearingFilter.where_for` gives the conditions of any layer: clearings take the clearing
+filters, seizures the period and the commodity and country, concessions the country; a layer
+that has none of the fields a filter is about is not narrowed by it (the map's legend says so).
 """
 
 from __future__ import annotations
@@ -36,11 +44,14 @@ FLAGS = (
     "protected_area", "inside_concession", "concession_not_valid", "purpose_mismatch", "spills_over_concession",
     "outside_concessions", "no_concession_data", "near_corridor", "near_border", "near_crossing",
 )
+COMMODITY_GROUPS = ("timber", "wildlife")
 FILTER_NAMES = ("from", "to", "period", "confidence", "flag", "risk", "status", "aoi")
+MAP_FILTER_NAMES = (*FILTER_NAMES, "commodity", "country")
 _MAX_CHARS = 200
 _PERIOD = re.compile(r"(?P<y>[0-9]{4})(?:(?:-?Q(?P<q>[1-4]))|(?:-(?P<m>[0-9]{2})))?")
 _RISK = re.compile(r"(?P<lo>[0-9]{1,3})(?:-(?P<hi>[0-9]{1,3}))?")
 _AOI = re.compile(r"[\w .()/-]{1,100}")
+_COUNTRY = re.compile(r"[\w .'()-]{1,80}")
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,8 @@ class ClearingFilter:
     risk_max: int | None = None
     status: tuple[str, ...] = ()
     aoi: str | None = None
+    commodity: tuple[str, ...] = ()
+    country: str | None = None
     # the parameters as given (canonical form), to put back into links
     params: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
@@ -73,6 +86,24 @@ class ClearingFilter:
             out["review_status"] = list(self.status)
         if self.aoi is not None:
             out["aoi"] = self.aoi
+        return out
+
+    def where_for(self, layer: str) -> dict[str, Any]:
+        """The store conditions of this filter on ``layer``: clearings (:meth:`where`), seizures
+        (period on ``date``, ``commodity_group``, ``origin_country``), concessions (``country``);
+        other layers none."""
+        out: dict[str, Any] = {}
+        if layer == "clearings":
+            return self.where()
+        if layer == "seizures":
+            if self.first is not None or self.last is not None:
+                out["date"] = Between(self.first, self.last)
+            if self.commodity:
+                out["commodity_group"] = list(self.commodity)
+            if self.country is not None:
+                out["origin_country"] = self.country
+        elif layer == "concessions" and self.country is not None:
+            out["country"] = self.country
         return out
 
     def query(self, **changes: str | None) -> list[tuple[str, str]]:
@@ -160,7 +191,9 @@ def _risk(args: Mapping[str, Any]) -> tuple[int | None, int | None]:
     return lo, hi
 
 
-def parse_filters(args: Mapping[str, Any], *, extra: Iterable[str] = (), default_status: tuple[str, ...] = ()) -> ClearingFilter:
+def parse_filters(
+    args: Mapping[str, Any], *, extra: Iterable[str] = (), default_status: tuple[str, ...] = (), names: tuple[str, ...] = FILTER_NAMES,
+) -> ClearingFilter:
     """Read a :class:`ClearingFilter` from query-string ``args``.
 
     Parameters
@@ -172,16 +205,19 @@ def parse_filters(args: Mapping[str, Any], *, extra: Iterable[str] = (), default
         nor one of these is an error, so that a misspelt filter is not silently ignored.
     default_status
         Review statuses when ``status`` is not given (``status=any`` asks for every status).
+    names
+        The filters this caller offers: :data:`FILTER_NAMES` (clearings only), or
+        :data:`MAP_FILTER_NAMES` (the map: commodity and country too).
 
     Raises
     ------
     FilterError
         Naming the parameter and what was expected.
     """
-    allowed = set(FILTER_NAMES) | set(extra)
+    allowed = set(names) | set(extra)
     for name in args:
         if name not in allowed:
-            raise FilterError(str(name)[:40], f"unknown filter; filters: {', '.join(FILTER_NAMES)}")
+            raise FilterError(str(name)[:40], f"unknown filter; filters: {', '.join(names)}")
     first, last = _day(args, "from"), _day(args, "to")
     period = _one(args, "period")
     if period is not None:
@@ -201,13 +237,17 @@ def parse_filters(args: Mapping[str, Any], *, extra: Iterable[str] = (), default
     aoi = _one(args, "aoi")
     if aoi is not None and not _AOI.fullmatch(aoi):
         raise FilterError("aoi", f"{aoi[:40]!r} is not an AOI name (letters, digits, space . ( ) / - _)")
+    country = _one(args, "country") if "country" in names else None
+    if country is not None and not _COUNTRY.fullmatch(country):
+        raise FilterError("country", f"{country[:40]!r} is not a country name (letters, digits, space . ' ( ) -)")
+    commodity = _choices(args, "commodity", COMMODITY_GROUPS) if "commodity" in names else ()
     params: list[tuple[str, str]] = []
-    for name in FILTER_NAMES:
+    for name in names:
         values = _values(args, name) if name in args else []
         if values:
             params.append((name, ",".join(values)))
     return ClearingFilter(
         first=first, last=last, confidence=_choices(args, "confidence", CONFIDENCES), flags=_choices(args, "flag", FLAGS),
-        risk_min=risk_min, risk_max=risk_max, status=status, aoi=aoi, params=tuple(params),
+        risk_min=risk_min, risk_max=risk_max, status=status, aoi=aoi, commodity=commodity, country=country, params=tuple(params),
     )
 

@@ -27,7 +27,7 @@ import orjson
 import pandas as pd
 import shapely
 
-from layers import gpkg_blob, gpkg_rtree, gpkg_schema
+from layers import gpkg_blob, gpkg_grid, gpkg_rtree, gpkg_schema
 from layers.catalog import Layer, get_layer
 from layers.conditions import Between, Contains, Not
 from layers.errors import LayerError, SchemaError, StoreError, StoreReadOnlyError
@@ -405,6 +405,27 @@ class GeoPackageStore:
             return get_layer(name)
         except KeyError as err:
             raise LayerError(str(err.args[0])) from err
+
+    # -- aggregates (SQL in layers.gpkg_grid; layers.aggregates calls it when a store has it) ----
+    def grid_summary(
+        self, layer: str, *, cell_deg: float, bbox: BBox | None = None, where: Mapping[str, Any] | None = None, sum_field: str | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(column, row, count, sum) per ``cell_deg`` grid cell of the rows :meth:`count` counts."""
+        return gpkg_grid.grid_summary(self, layer, cell_deg=cell_deg, bbox=bbox, where=where, sum_field=sum_field)
+
+    def layer(self, name: str) -> Layer:
+        return self._layer(name)
+
+    def field(self, layer: Layer, name: str) -> Any:
+        return self._field(layer, name)
+
+    def where_sql(self, layer: Layer, where: Mapping[str, Any] | None, bbox: BBox | None) -> tuple[str, list[Any]]:
+        return self._where_sql(layer, where, bbox)
+
+    def query(self, sql: str, params: Sequence[Any], *, what: str) -> list[tuple[Any, ...]]:
+        """Rows of a read-only ``sql`` (built by this package's modules, never from user text)."""
+        with sqlite_errors(self.path, what):
+            return list(self._conn.execute(sql, list(params)).fetchall())
 
     def close(self) -> None:
         self._conns.close()

@@ -35,6 +35,7 @@ import pandas as pd
 import shapely
 
 from layers.catalog import CATALOG, Field, Layer, get_layer
+from layers.conditions import Between
 from layers.errors import AccessError, LayerError
 from layers.opaque_ids import opaque_ids
 from layers.store import STORE_CRS, BBox, Store
@@ -255,6 +256,12 @@ def _filter_published(layer: Layer, frame: pd.DataFrame, where: Mapping[str, Any
     for name, value in (where or {}).items():
         ftype = layer.field(name).type
         published = [to_sql(ftype, v) for v in frame[name].tolist()]
+        if isinstance(value, Between):  # a range (a period): compared on the stored form, NULL never inside
+            lo = None if value.low is None else to_sql(ftype, value.low)
+            hi = None if value.high is None else to_sql(ftype, value.high)
+            inside = (v is not None and (lo is None or v >= lo) and (hi is None or v <= hi) for v in published)
+            keep &= np.fromiter(inside, dtype=bool, count=len(published))
+            continue
         wanted = {to_sql(ftype, v) for v in value} if isinstance(value, list | tuple | set) else {to_sql(ftype, value)}
         keep &= np.fromiter((v in wanted for v in published), dtype=bool, count=len(published))
     if bbox is not None and isinstance(frame, gpd.GeoDataFrame) and len(frame):
@@ -337,14 +344,41 @@ def read_redacted(
     return out.iloc[:limit] if limit is not None else out
 
 
+@dataclass(frozen=True)
+class StoredRows:
+    """Rows a role sees as they are stored: ``table`` filtered by ``where`` (already narrowed
+    to the role's rows), so a count or a sum over them in the store is what the role may see."""
+
+    table: str
+    where: dict[str, Any] | None
+
+
+def stored_rows(layer: Layer, who: Access | Role, where: Mapping[str, Any] | None = None) -> StoredRows | None:
+    """The stored rows ``who`` sees of ``layer`` matching ``where``, when the store may count
+    them itself; ``None`` when they are only known after redaction (generalised points, opaque
+    ids): then only :func:`read_redacted` says what the role sees.
+
+    Raises
+    ------
+    LayerError, AccessError
+        When the role may not read the layer, or filters on a field it does not see.
+    """
+    access = who if isinstance(who, Access) else Access(check_role(who))
+    narrowed = row_filter(layer, access.role, where)
+    if not access.generalised:
+        return StoredRows(layer.name, narrowed)
+    src = source_layer(layer, access)
+    _check_where(src, narrowed, access)
+    if src.generalise_deg or any(f.generalised_rule == "opaque" for f in src.fields):
+        return None
+    return StoredRows(src.name, narrowed)
+
+
 def count_redacted(store: Store, layer: Layer, who: Access | Role, *, bbox: BBox | None = None, where: Mapping[str, Any] | None = None) -> int:
     """How many rows of ``layer`` (matching ``where`` and meeting ``bbox``) ``who`` sees."""
     access = who if isinstance(who, Access) else Access(check_role(who))
-    where = row_filter(layer, access.role, where)
-    if not access.generalised:
-        return store.count(layer.name, bbox=bbox, where=where)
+    rows = stored_rows(layer, access, where)
+    if rows is not None:
+        return store.count(rows.table, bbox=bbox, where=rows.where)
     src = source_layer(layer, access)
-    _check_where(src, where, access)
-    if not (src.generalise_deg or any(f.generalised_rule == "opaque" for f in src.fields)):
-        return store.count(src.name, bbox=bbox, where=where)
     return len(read_redacted(store, layer, access, bbox=bbox, where=where, columns=list(src.key)))

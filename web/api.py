@@ -3,13 +3,19 @@
 ``GET /api/layers``
     Every on-map layer: name, title, geometry type, style, popup fields, synthetic flag,
     feature count and its features URL.
-``GET /api/layers/<name>/features?bbox=w,s,e,n[&limit=N]``
-    An RFC 7946 FeatureCollection (lon/lat) of the features whose bounding box meets ``bbox``,
-    with every field the viewer may see as properties (what an export of the layer carries:
-    both go through :mod:`layers.geojson`) and the store's feature id as ``id`` (for a generalised
-    role and a layer of generalised points, the opaque key). At most
-    ``limit`` (default and maximum :data:`MAX_FEATURES`) features; ``truncated`` says when
-    more matched and ``numberMatched`` how many.
+``GET /api/layers/<name>/features?bbox=w,s,e,n[&limit=N][&properties=a,b][&<filters>]``
+    An RFC 7946 FeatureCollection (lon/lat) of the features whose bounding box meets ``bbox``
+    and match the filters (the review desk's names, :data:`layers.filters.MAP_FILTER_NAMES`,
+    applied to the fields each layer has: :meth:`~layers.filters.ClearingFilter.where_for`),
+    with every field the viewer may see as properties, or only those of ``properties`` (what an
+    export of the layer carries: both go through :mod:`layers.geojson`) and the store's feature
+    id as ``id`` (for a generalised role and a layer of generalised points, the opaque key).
+
+    Nothing is silently dropped: when more than ``limit`` (default and maximum
+    :data:`MAX_FEATURES`) features match, the answer is a grid aggregate instead
+    (:mod:`layers.aggregates`): one square per non-empty cell with its ``count`` (and
+    ``area_ha``), ``"aggregate": {"cell_deg": ..., "count": ...}``, where the cells' counts add
+    up to ``numberMatched``. ``numberReturned`` is the number of features (0 for an aggregate).
 
 Views only adapt requests to the store and the catalogue: they write no SQL and compute nothing.
 """
@@ -23,12 +29,23 @@ import orjson
 from flask import Blueprint, Response, request, url_for
 
 from layers import Layer
+from layers.aggregates import grid_aggregate
+from layers.catalog import Field
+from layers.errors import FilterError
+from layers.filters import MAP_FILTER_NAMES, ClearingFilter, parse_filters
 from layers.geojson import feature_collection
-from layers.redaction import ROLES, Role, count_redacted, read_redacted, source_layer
+from layers.redaction import (
+    ROLES,
+    Role,
+    count_redacted,
+    read_redacted,
+    source_layer,
+    visible_fields,
+)
 from web.access import roles_allowed
 from web.app_state import get_store
 from web.error_pages import API_PREFIX
-from web.errors import NotFoundError
+from web.errors import BadRequestError, NotFoundError
 from web.layer_specs import get_map_layer, layer_spec, map_layers
 from web.params import parse_bbox, parse_limit
 from web.visibility import request_access
@@ -36,6 +53,7 @@ from web.visibility import request_access
 logger = logging.getLogger(__name__)
 
 MAX_FEATURES = 5000
+FEATURE_ARGS = ("bbox", "limit", "properties")
 
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
 
@@ -72,31 +90,53 @@ def layers() -> Response:
     return json_response({"layers": items, "max_features": MAX_FEATURES})
 
 
+def map_filter() -> ClearingFilter:
+    """The map's filters in the request's URL (the review desk's parser); a bad one is a 400 naming it."""
+    try:
+        return parse_filters(request.args, extra=FEATURE_ARGS, names=MAP_FILTER_NAMES)
+    except FilterError as err:
+        raise BadRequestError(err.message, parameter=err.parameter) from err
+
+
+def _properties(raw: str | None, fields: list[Field]) -> list[Field]:
+    """The ``properties`` parameter: a comma list among ``fields`` (those the role sees); all when absent."""
+    if raw is None:
+        return fields
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    known = {f.name: f for f in fields}
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise BadRequestError(f"no property {bad[0][:40]!r} here; properties: {', '.join(known)}", parameter="properties")
+    return [known[n] for n in dict.fromkeys(names)]
+
+
 @bp.get("/layers/<name>/features")
 @roles_allowed(*ROLES)
 def features(name: str) -> Response:
-    """The features of layer ``name`` in the ``bbox`` query parameter, as GeoJSON."""
+    """The features of layer ``name`` in the ``bbox`` query parameter, as GeoJSON (or a grid aggregate)."""
     access = request_access()
     layer = _map_layer(name, access.role)
     bbox = parse_bbox(request.args.get("bbox"))
     limit = parse_limit(request.args.get("limit"), MAX_FEATURES)
+    filt = map_filter()
     store = get_store()
-    access = request_access()
-    where = dict(layer.map_where) or None  # e.g. only the latest period of a time series
-    # the one gate: what this viewer may see (generalised locations are cut to the bbox afterwards)
-    frame = read_redacted(store, layer, access, bbox=bbox, where=where, limit=limit + 1)
-    truncated = len(frame) > limit
-    frame = frame.iloc[:limit]
+    # e.g. only the latest period of a time series, and the filters on the fields this layer has
+    where = {**dict(layer.map_where), **filt.where_for(layer.name)} or None
     src = source_layer(layer, access)
-    shown = [f for f in src.fields if f.name in frame.columns]
-    matched = count_redacted(store, layer, access, bbox=bbox, where=where) if truncated else len(frame)
-    if truncated:
-        logger.info("layer %s bbox %s: %d features matched, returning %d", name, bbox, matched, limit)
-    extra = {
-        "layer": layer.name,
-        "numberMatched": matched,
-        "numberReturned": len(frame),
-        "truncated": truncated,
-        "limit": limit,
-    }
-    return json_response(feature_collection(frame, shown, extra), mimetype="application/geo+json")
+    visible = [f for f in visible_fields(src, src.field_names, access.role)]
+    shown = _properties(request.args.get("properties"), visible)
+    # the one gate: what this viewer may see (generalised locations are cut to the bbox afterwards)
+    matched = count_redacted(store, layer, access, bbox=bbox, where=where)
+    extra: dict[str, Any] = {"layer": layer.name, "numberMatched": matched, "limit": limit, "filters": dict(filt.params)}
+    if matched > limit:
+        agg = grid_aggregate(store, layer, access, bbox=bbox, where=where)
+        logger.info("layer %s bbox %s: %d features matched, answering %d cells of %g degrees", name, bbox, matched, len(agg.count), agg.cell_deg)
+        body = {
+            "type": "FeatureCollection", **extra, "numberReturned": 0,
+            "aggregate": {"cell_deg": agg.cell_deg, "count": agg.total, "cells": len(agg.count), "area": agg.area_ha is not None},
+            "features": agg.features(),
+        }
+        return json_response(body, mimetype="application/geo+json")
+    frame = read_redacted(store, layer, access, bbox=bbox, where=where, columns=[f.name for f in shown])
+    extra["numberReturned"] = len(frame)
+    return json_response(feature_collection(frame, [f for f in shown if f.name in frame.columns], extra), mimetype="application/geo+json")

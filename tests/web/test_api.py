@@ -54,7 +54,7 @@ def test_features_are_a_feature_collection_in_lon_lat(client: FlaskClient, facts
     body = _features(client, "clearings", ",".join(map(str, facts.aoi_bounds)))
     assert body["type"] == "FeatureCollection"
     assert body["numberReturned"] == len(body["features"]) == 2
-    assert body["truncated"] is False
+    assert "aggregate" not in body and body["numberMatched"] == 2
     feature = next(f for f in body["features"] if f["properties"]["clearing_id"] == facts.hostile_clearing)
     assert feature["type"] == "Feature" and isinstance(feature["id"], int)
     geom = shape(feature["geometry"])
@@ -94,10 +94,17 @@ def test_points_and_nulls(client: FlaskClient, facts: Any) -> None:
     assert far["features"][0]["properties"]["risk"] is None
 
 
-def test_limit_truncates_and_says_so(client: FlaskClient) -> None:
+def test_over_the_limit_is_an_aggregate_not_a_sample(client: FlaskClient) -> None:
     body = _features(client, "seizures", WORLD, limit="2")
-    assert body["numberReturned"] == 2 and len(body["features"]) == 2
-    assert body["truncated"] is True and body["numberMatched"] == 3 and body["limit"] == 2
+    assert body["numberReturned"] == 0 and body["numberMatched"] == 3 and body["limit"] == 2
+    assert body["aggregate"]["count"] == 3 == sum(f["properties"]["count"] for f in body["features"])
+    assert body["aggregate"]["cells"] == len(body["features"]) and body["aggregate"]["area"] is False
+    for feature in body["features"]:
+        assert feature["geometry"]["type"] == "Polygon"
+        assert set(feature["properties"]) == {"cell", "count"}
+    clearings = _features(client, "clearings", WORLD, limit="1")
+    assert clearings["aggregate"]["area"] is True
+    assert sum(f["properties"]["area_ha"] for f in clearings["features"]) == pytest.approx(3 * 412.5, abs=0.2)
 
 
 def test_features_carry_the_fields_the_role_sees(client: FlaskClient) -> None:
@@ -163,3 +170,51 @@ def test_clearing_popup_lists_flags(client: FlaskClient, facts: Any) -> None:
     body = _features(client, "clearings", ",".join(map(str, facts.aoi_bounds)))
     flags = {f["properties"]["clearing_id"]: f["properties"].get("flags") for f in body["features"]}
     assert flags[facts.hostile_clearing] == ["inside_concession"]
+
+
+@pytest.mark.parametrize(
+    ("layer", "query", "expected"),
+    [
+        ("clearings", "confidence=low", {"CL-0002"}),
+        ("clearings", "confidence=high", {"CL-0001", "CL-0099"}),
+        ("clearings", "status=confirmed", {"CL-0002"}),
+        ("clearings", "risk=50", {"CL-0002"}),
+        ("clearings", "risk=30-40", {"CL-0001"}),
+        ("clearings", "flag=protected_area", {"CL-0002"}),
+        ("clearings", "period=2024Q2", {"CL-0002"}),
+        ("clearings", "from=2024-01-01&to=2024-03-01", {"CL-0001", "CL-0099"}),
+        ("clearings", "aoi=elsewhere", set()),
+        ("clearings", "commodity=timber", {"CL-0001", "CL-0002", "CL-0099"}),  # not a clearing's field
+        ("seizures", "commodity=wildlife", {"S-2"}),
+        ("seizures", "commodity=timber,wildlife", {"S-1", "S-2", "S-9"}),
+        ("seizures", "country=Cambodia", {"S-1", "S-2", "S-9"}),
+        ("seizures", "country=Viet Nam", set()),
+        ("seizures", "period=2024-05", {"S-1", "S-2", "S-9"}),
+        ("seizures", "period=2023", set()),
+        ("concessions", "country=Cambodia", {"EL-1", "EL-2"}),
+        ("concessions", "country=Laos", set()),
+    ],
+)
+def test_filters_narrow_each_layer_on_its_own_fields(client: FlaskClient, layer: str, query: str, expected: set[str]) -> None:
+    response = client.get(f"/api/layers/{layer}/features?bbox={WORLD}&{query}")
+    assert response.status_code == 200, response.data
+    body = orjson.loads(response.data)
+    key = {"clearings": "clearing_id", "seizures": "seizure_id", "concessions": "source_id"}[layer]
+    assert {f["properties"][key] for f in body["features"]} == expected
+    assert body["numberMatched"] == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [("confidence=medium", "confidence"), ("risk=200", "risk"), ("commodity=ivory", "commodity"),
+     ("period=2024Q5", "period"), ("colour=red", "colour"), ("country=%3Cb%3E", "country"), ("properties=nope", "properties")],
+)
+def test_bad_filters_are_a_400_naming_the_parameter(client: FlaskClient, query: str, parameter: str) -> None:
+    response = client.get(f"/api/layers/clearings/features?bbox={WORLD}&{query}")
+    assert response.status_code == 400
+    assert orjson.loads(response.data)["parameter"] == parameter
+
+
+def test_properties_narrow_what_is_sent(client: FlaskClient) -> None:
+    body = _features(client, "clearings", WORLD, properties="clearing_id,confidence")
+    assert body["features"] and all(list(f["properties"]) == ["clearing_id", "confidence"] for f in body["features"])

@@ -1,0 +1,169 @@
+"""Grid aggregates of a layer: how many features (and hectares) lie in each cell of a view.
+
+What the map shows instead of a truncated sample when a view holds more features than one
+answer may carry (and what vector tiles may show at low zoom). Aggregates go through the
+redaction gate like every read: a role's aggregate counts exactly the rows
+:func:`layers.redaction.count_redacted` counts for the same box and filters, so the sum of the
+cells' counts is that count, and a role that sees generalised points (ngo) gets cells built
+from the points as it sees them (cell centres, suppressed cells left out), never from the
+stored ones.
+
+A feature falls in the cell holding the centre of its bounding box. Cells are squares of
+``cell_deg`` degrees on a grid anchored at (0, 0) in lon/lat (EPSG:4326): column
+``floor(x / cell_deg)``, row ``floor(y / cell_deg)``. :func:`cell_size_for` picks the size from
+the view, from the fixed steps :data:`CELL_STEPS_DEG`, so that neighbouring views share cells.
+
+API::
+
+    agg = grid_aggregate(store, get_layer("clearings"), access, bbox=(w, s, e, n), where=...)
+    agg.total            # == count_redacted(store, layer, access, bbox=bbox, where=where)
+    agg.features()       # GeoJSON Features: one cell polygon each, properties count, area_ha, cell
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from layers.catalog import Layer
+from layers.errors import LayerError
+from layers.redaction import (
+    Access,
+    Role,
+    check_role,
+    read_redacted,
+    source_layer,
+    stored_rows,
+    visible_fields,
+)
+from layers.store import BBox, Store
+
+logger = logging.getLogger(__name__)
+
+CELL_STEPS_DEG = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+"""Cell sizes (degrees) a view may get: fixed steps, so that views at one zoom share a grid."""
+CELLS_ACROSS = 40
+"""At most this many cells across the longer side of a view (so at most 1 600 in a view)."""
+AREA_FIELD = "area_ha"
+
+
+def cell_size_for(bbox: BBox, across: int = CELLS_ACROSS) -> float:
+    """The smallest step of :data:`CELL_STEPS_DEG` that covers ``bbox`` (W, S, E, N degrees)
+    with at most ``across`` cells along its longer side."""
+    w, s, e, n = bbox
+    span = max(float(e) - float(w), float(n) - float(s))
+    for step in CELL_STEPS_DEG:
+        if span / step <= across:
+            return step
+    return CELL_STEPS_DEG[-1]
+
+
+@dataclass(frozen=True)
+class GridAggregate:
+    """Non-empty cells of one layer in one view: column, row, features and summed hectares.
+
+    ``area_ha`` is ``None`` when the layer has no area field the role may see.
+    """
+
+    layer: str
+    cell_deg: float
+    ix: NDArray[np.int64]
+    iy: NDArray[np.int64]
+    count: NDArray[np.int64]
+    area_ha: NDArray[np.float64] | None
+
+    @property
+    def total(self) -> int:
+        """Features counted over all cells."""
+        return int(self.count.sum())
+
+    def features(self, decimals: int = 6) -> list[dict[str, Any]]:
+        """One GeoJSON Feature (a lon/lat square, counter-clockwise) per cell, coordinates rounded to ``decimals``."""
+        out: list[dict[str, Any]] = []
+        step = self.cell_deg
+        for i in range(len(self.count)):
+            x0, y0 = round(int(self.ix[i]) * step, decimals), round(int(self.iy[i]) * step, decimals)
+            x1, y1 = round((int(self.ix[i]) + 1) * step, decimals), round((int(self.iy[i]) + 1) * step, decimals)
+            props: dict[str, Any] = {"cell": f"{int(self.ix[i])},{int(self.iy[i])}", "count": int(self.count[i])}
+            if self.area_ha is not None:
+                props["area_ha"] = round(float(self.area_ha[i]), 1)
+            out.append({
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]},
+                "properties": props,
+            })
+        return out
+
+
+def _bin(frame: Any, cell_deg: float, area: str | None) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Cells of the rows of a GeoDataFrame, by the centres of their bounding boxes."""
+    if len(frame) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy(), empty.copy(), np.zeros(0)
+    bounds = shapely.bounds(np.asarray(frame.geometry.array))
+    ix = np.floor((bounds[:, 0] + bounds[:, 2]) / 2.0 / cell_deg).astype(np.int64)
+    iy = np.floor((bounds[:, 1] + bounds[:, 3]) / 2.0 / cell_deg).astype(np.int64)
+    keys, inverse, count = np.unique(np.stack([ix, iy], axis=1), axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    sums = np.zeros(len(keys))
+    if area is not None:
+        values = np.nan_to_num(np.asarray(frame[area], dtype=float))
+        np.add.at(sums, inverse, values)
+    return keys[:, 0], keys[:, 1], count.astype(np.int64), sums
+
+
+def grid_aggregate(
+    store: Store,
+    layer: Layer,
+    who: Access | Role,
+    *,
+    bbox: BBox,
+    where: Mapping[str, Any] | None = None,
+    cell_deg: float | None = None,
+) -> GridAggregate:
+    """Counts (and hectares) per grid cell of the rows of ``layer`` that ``who`` sees, matching
+    ``where`` and meeting ``bbox`` (as :func:`~layers.redaction.count_redacted` counts them).
+
+    Parameters
+    ----------
+    cell_deg
+        Cell size in degrees; by default :func:`cell_size_for` the box.
+
+    Raises
+    ------
+    LayerError, AccessError
+        When the role may not read the layer or filter on a field of ``where``; a layer without
+        geometry.
+    """
+    if not layer.geometry_type:
+        raise LayerError(f"layer {layer.name!r} has no geometry to aggregate")
+    access = who if isinstance(who, Access) else Access(check_role(who))
+    step = float(cell_deg) if cell_deg is not None else cell_size_for(bbox)
+    if not (step > 0 and math.isfinite(step)):
+        raise LayerError(f"grid cell size must be a positive number of degrees, got {cell_deg!r}")
+    src = source_layer(layer, access)
+    area = AREA_FIELD if AREA_FIELD in src.field_names and any(
+        f.name == AREA_FIELD for f in visible_fields(src, src.field_names, access.role)
+    ) else None
+    rows = stored_rows(layer, access, where)
+    summary = getattr(store, "grid_summary", None)
+    if rows is not None and summary is not None:
+        ix, iy, count, sums = summary(rows.table, cell_deg=step, bbox=bbox, where=rows.where, sum_field=area)
+    elif rows is not None:  # a backend without grid_summary: the same rows, binned here
+        frame = store.read(rows.table, bbox=bbox, where=rows.where, columns=[area] if area else [])
+        ix, iy, count, sums = _bin(frame, step, area)
+    else:  # generalised points or opaque ids: what the role sees is known only after redaction
+        frame = read_redacted(store, layer, access, bbox=bbox, where=where, columns=[area] if area else [])
+        ix, iy, count, sums = _bin(frame, step, area)
+    order = np.lexsort((ix, iy))
+    return GridAggregate(
+        layer=layer.name, cell_deg=step, ix=ix[order], iy=iy[order], count=count[order],
+        area_ha=sums[order] if area else None,
+    )
