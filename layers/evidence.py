@@ -77,7 +77,7 @@ def load_licences(path: Path = LICENCES_FILE) -> list[dict[str, str]]:
 
 def plain(value: Any) -> Any:
     """``value`` as JSON-ready data (``None`` for missing, ISO dates, Python numbers)."""
-    if value is None:
+    if value is None or value is pd.NaT:
         return None
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
