@@ -85,6 +85,8 @@ def detect_change_numpy(
         jl = np.maximum(in_low.sum(axis=0), 1)
         sorted_l = np.sort(np.where(in_low, vals_n, np.nan), axis=0)
         rlow = np.take_along_axis(sorted_l, (params.low_quantile * (jl - 1)).astype(np.int64)[None], axis=0)[0]
+        sorted_ls = np.sort(np.where(in_low, vals_s, np.nan), axis=0)
+        rlow_s = np.take_along_axis(sorted_ls, (params.low_quantile * (jl - 1)).astype(np.int64)[None], axis=0)[0]
         informative = evaluated & ~(rn < np.minimum(params.forest_ndvi_min, med - params.ndvi_drop))  # not a dormant season
         if nb == 1:  # the kernel's one-date path compares against the date itself, in this order; any non-drop ends
             dropped = informative & (rn - vn >= params.ndvi_drop) & (vn <= rn - params.low_margin) & (rs - vs >= params.nbr_drop)
@@ -93,7 +95,8 @@ def detect_change_numpy(
             big = (rn - vn >= params.ndvi_drop) & (rs - vs >= params.nbr_drop)
             ylow = np.take_along_axis(srt, (params.low_quantile * (k1 - 1)).astype(np.int64)[None], axis=0)[0]
             ylow = np.where(ylow > params.bare_ndvi_max, np.inf, ylow)
-            dropped = informative & big & (vn < rlow - params.low_margin) & (vn < ylow - params.low_margin)
+            below = (vn < rlow - params.low_margin) | (vs < rlow_s - params.low_margin)  # out of the season's range in either index
+            dropped = informative & big & below & (vn < ylow - params.low_margin)
             recovered = (rn - vn < params.ndvi_drop * params.recovery_share) | (rs - vs < params.nbr_drop * params.recovery_share)
             ends = informative & ((big & ~dropped) | (~big & recovered))
         fresh = dropped & (start < 0)

@@ -10,7 +10,10 @@ Two references are drawn from a pixel's baseline, so that seasons are not read a
   :func:`season_window` counts those dates, :func:`season_low` takes the quantile). Harvests
   and leaf-off that the baseline saw within a couple of months of the date reach it; a clearing
   falls below it. (A low range over the whole year hides every clearing in a deciduous or
-  snowy forest, whose spring is as low as bare soil.)
+  snowy forest, whose spring is as low as bare soil.) The SWIR index has a low range of its own
+  over the same dates: an observation is "within the baseline's range" only when both indices
+  are, since one hazy or shadowed baseline date the SCL called clear lowers the NDVI's range
+  but rarely the SWIR index's, while a harvest or leaf-off seen in the baseline lowers both.
 
 The numba helpers here are inlined into the kernels of :mod:`geo.change.kernel`. They use only
 comparisons, additions and one halving, so a NumPy version (``synthetic/kernel_reference.py``)
@@ -160,6 +163,25 @@ def season_low(order_row, ndvi, n_within, n_season, low_q, buf):  # pragma: no c
         v = ndvi[order_row[i]]
         if v == v:
             buf[j] = v
+            j += 1
+    if j == 0:
+        return np.nan
+    sort_prefix(buf, j)
+    return order_statistic(buf, j, low_q)
+
+
+@numba.njit(inline="always", cache=True)
+def season_low_index(order_row, ndvi, nir, swir, n_within, n_season, low_q, buf):  # pragma: no cover - compiled
+    """:func:`season_low` of the SWIR index ``(nir - swir) / (nir + swir)`` over the same dates
+    (those whose NDVI is valid), computed here for the few dates used."""
+    j = 0
+    for i in range(order_row.shape[0]):
+        if i >= n_within and j >= n_season:
+            break
+        t = order_row[i]
+        v = ndvi[t]
+        if v == v:
+            buf[j] = (nir[t] - swir[t]) / (nir[t] + swir[t])
             j += 1
     if j == 0:
         return np.nan

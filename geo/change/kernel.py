@@ -25,7 +25,7 @@ Per pixel (see :mod:`geo.change.detection` for the parameters):
    harvests come when they come, not on the baseline's calendar. Otherwise it *drops* when both indices fall below their
    seasonal reference by at least ``d_ndvi`` and ``d_swir`` and its NDVI is at least
    ``low_margin`` below the seasonal low range (harvests and leaf-off seen in the baseline's same
-   season; strictly below it). The first drop makes a ``LOW`` candidate (``first``); ``n_confirm`` further drops
+   season; strictly below it), or its SWIR index below that index's own seasonal low range. The first drop makes a ``LOW`` candidate (``first``); ``n_confirm`` further drops
    make it ``HIGH`` (kept from then on); an informative observation that does not drop before
    that ends the candidate (regrowth, haze, a cloud SCL missed).
 
@@ -45,7 +45,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from geo.change.baseline import season_low, season_median, season_reference
+from geo.change.baseline import season_low, season_low_index, season_median, season_reference
 from geo.change.masks import in_ranges
 
 NONE, LOW, HIGH = 0, 1, 2
@@ -160,8 +160,12 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
             if rn < min(forest_min, med - d_ndvi):  # a dormant season (leaf-off, snow): neither a drop nor a recovery
                 continue
             verdict = 1 if rn - vn >= d_ndvi and rs - vs >= d_swir else 0
-            if verdict == 1 and (vn >= season_low(order[m], bn, n_low[m], n_season, low_q, snir) - low_margin or vn >= ylow - low_margin):
-                verdict = -1  # within the baseline's own range (for the season; for fields bare in it, any time): harvest, leaf-off
+            if verdict == 1 and (
+                (vn >= season_low(order[m], bn, n_low[m], n_season, low_q, snir) - low_margin
+                 and vs >= season_low_index(order[m], bn, bx, bz, n_low[m], n_season, low_q, snir) - low_margin)
+                or vn >= ylow - low_margin
+            ):
+                verdict = -1  # within the baseline's own range (both indices for the season; for fields bare in it, NDVI any time): harvest, leaf-off
             elif verdict == 0 and (rn - vn < d_ndvi * recovery or rs - vs < d_swir * recovery):
                 verdict = -1  # recovered (regrowth, or the drop was haze or a cloud the SCL missed)
             start, confirms, st, began = _advance(verdict, m, start, confirms, st, n_confirm)
