@@ -29,6 +29,7 @@ from ingest.imagery.errors import URLNotAllowedError
 from ingest.imagery.remote import _parsers_agree
 from ingest.imagery.urls import check_url
 from jobs.digest_mail import DIGEST_HEADER, DeliveryError
+from layers.errors import WatchError
 
 logger = logging.getLogger(__name__)
 
@@ -42,16 +43,15 @@ def check_webhook_url(settings: Settings, url: str) -> str:
 
     Raises
     ------
-    URLNotAllowedError
-        Naming the URL and why (the hint names ``ECOWATCH_WEBHOOK_HOSTS``).
+    WatchError
+        For the field ``webhook_url``, saying why (the hint names ``ECOWATCH_WEBHOOK_HOSTS``).
     """
     try:
         check_url(url, schemes=settings.webhook_schemes, hosts=settings.webhook_hosts)
     except URLNotAllowedError as err:
-        detail = err.detail.replace("ECOWATCH_STAC_ASSET_HOSTS", "ECOWATCH_WEBHOOK_HOSTS")
-        raise URLNotAllowedError(url, detail) from err
+        raise WatchError("webhook_url", err.detail.replace("ECOWATCH_STAC_ASSET_HOSTS", "ECOWATCH_WEBHOOK_HOSTS")) from err
     if not _parsers_agree(url):
-        raise URLNotAllowedError(url, "URL parsers disagree on its scheme, host or port")
+        raise WatchError("webhook_url", "URL parsers disagree on its scheme, host or port")
     return url
 
 
@@ -86,8 +86,8 @@ def post_digest(settings: Settings, url: str, key: str, payload: dict[str, Any],
         for _hop in range(MAX_REDIRECTS + 1):
             try:
                 check_webhook_url(settings, target)
-            except URLNotAllowedError as err:
-                raise DeliveryError(f"webhook {url}: {'redirect to ' + target + ' ' if target != url else ''}refused: {err.detail}") from err
+            except WatchError as err:
+                raise DeliveryError(f"webhook {url}: {'redirect to ' + target + ' ' if target != url else ''}refused: {err.message}") from err
             try:
                 response = http.post(target, data=body, headers=headers, timeout=settings.webhook_timeout_s, allow_redirects=False)
             except requests.RequestException as err:

@@ -27,7 +27,6 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
-from ingest.imagery.errors import URLNotAllowedError
 from jobs.digest_webhook import check_webhook_url
 from jobs.watch_sources import PICK_LAYERS, drawn_area, picked_area, uploaded_area
 from layers.catalog import get_layer
@@ -155,10 +154,7 @@ def create() -> Response:
         filters = parse_watch_filters(request.form)
         webhook_url = request.form.get("webhook_url", "").strip()
         if webhook_url:
-            try:
-                check_webhook_url(settings, webhook_url)
-            except URLNotAllowedError as err:
-                raise WatchError("webhook_url", err.detail) from err
+            check_webhook_url(settings, webhook_url)
         writer, owner = get_writer(), current_user_name()
         with writer.transaction():
             wid = add_watch_area(writer, owner, request.form.get("name", ""), geom, origin=origin, origin_ref=ref, radius_km=radius)
