@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages the tests need (headless Chromium for the browser tests).
+# Debian packages the tests need (headless Chromium for the browser tests, PostgreSQL + PostGIS).
 system-deps:
 	@bash scripts/system-deps.sh
 
@@ -29,11 +29,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# the tests run beside a throwaway PostGIS cluster (scripts/postgis.sh): the `backend` tests run on both stores
 unit: $(STAMP)
-	bash scripts/run-tests.sh $(BIN)/python
+	bash scripts/postgis.sh bash scripts/run-tests.sh $(BIN)/python
 
 bench-quick: $(STAMP)
-	@for b in benchmarks/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b --quick"; $(BIN)/python "$$b" --quick || exit 1; done
+	@bash scripts/postgis.sh bash -c 'for b in benchmarks/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b --quick"; $(BIN)/python "$$b" --quick || exit 1; done'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

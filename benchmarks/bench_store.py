@@ -10,6 +10,12 @@
 2. Memory: ``ecowatch ingest boundaries aoi FILE`` of a generated GeoJSON (polygons of 400
    vertices, fixed seed) in a child process, its peak resident memory (``ru_maxrss``), against the
    naive baseline in another child: ``geopandas.read_file`` of the same file (whole, at once).
+3. GeoPackage and PostGIS side by side with 1 000 000 clearings (20 000 with ``--quick``): bulk
+   load rows/s, bbox read median/p95 for a 50 km view and a region view, and a review decision's
+   latency with 8 analysts writing at once (:mod:`store_backends`). PostGIS runs when a server is
+   given (``POSTGIS_TEST_URL``, as under ``bash scripts/postgis.sh``, or ``--postgis URL``).
+
+    bash scripts/postgis.sh .venv/bin/python benchmarks/bench_store.py --backends-only
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import geopandas as gpd
 import shapely
+import store_backends
 
 from layers import get_layer, open_store
 
@@ -176,12 +183,22 @@ def _naive_rss(geojson: Path, env: dict[str, str]) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
+    parser.add_argument("--backends-only", action="store_true", help="only the GeoPackage/PostGIS comparison")
+    parser.add_argument("--postgis", metavar="URL", default=os.environ.get("POSTGIS_TEST_URL", ""), help="PostGIS server to compare with")
     args = parser.parse_args()
     n, queries, mb = (20_000, 100, 10) if args.quick else (200_000, 400, 500)
+    ok = True
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         folder = Path(tmp)
-        bench_reads(folder, n, queries)
-        ok = bench_memory(folder, mb)
+        if not args.backends_only:
+            bench_reads(folder, n, queries)
+            ok = bench_memory(folder, mb)
+        backends = {"GeoPackage": store_backends.gpkg_url(folder)}
+        if args.postgis:
+            backends["PostGIS"] = store_backends.postgis_url(args.postgis)
+        store_backends.run(backends, 20_000 if args.quick else 1_000_000, args.quick)
+        if not args.postgis:
+            print("[PostGIS] skipped: no server (run under `bash scripts/postgis.sh` or pass --postgis URL)")
     if not ok:
         print("FAILED: see the figures above")
     return 0 if ok else 1

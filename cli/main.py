@@ -334,6 +334,9 @@ from cli.report import report as _report  # noqa: E402 - a command in its own mo
 cli.add_command(_accuracy)
 cli.add_command(_report)
 cli.add_command(_notify)
+from cli.store_copy import store_copy as _store_copy  # noqa: E402 - a command in its own module
+
+store_group.add_command(_store_copy)
 cli.add_command(users)
 
 

@@ -25,13 +25,12 @@ import geopandas as gpd
 import numpy as np
 import orjson
 import pandas as pd
-import shapely
 
 from layers import gpkg_blob, gpkg_grid, gpkg_rtree, gpkg_schema
 from layers.catalog import Layer, get_layer
 from layers.conditions import Between, Contains, Not
 from layers.errors import LayerError, SchemaError, StoreError, StoreReadOnlyError
-from layers.geometry import promote_to_multi
+from layers.geometry import promote_for_layer
 from layers.gpkg_connections import Connections, sqlite_errors, store_error
 from layers.gpkg_schema import quote as _quote
 from layers.gpkg_where import condition_sql
@@ -277,7 +276,7 @@ class GeoPackageStore:
                 raise LayerError(f"writing {lyr.name!r}: geometries have no CRS")
             if not geo.crs.equals(STORE_CRS):
                 geo = geo.to_crs(STORE_CRS)
-            columns.append(gpkg_blob.encode(_promote(np.asarray(geo.values, dtype=object), lyr, offset), SRS_ID))
+            columns.append(gpkg_blob.encode(promote_for_layer(np.asarray(geo.values, dtype=object), lyr.name, str(lyr.geometry_type), offset), SRS_ID))
         for n in names:
             columns.append(to_sql_column(lyr.field(n).type, frame[n]))
         # rows made one at a time die young: a list of them all would keep the garbage collector busy
@@ -436,16 +435,3 @@ class GeoPackageStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def _promote(geoms: np.ndarray, lyr: Layer, offset: int = 0) -> np.ndarray:
-    """Single parts to Multi for the Multi layers; anything of another family is an error."""
-    family = {"MULTIPOLYGON": ("Polygon", "MultiPolygon"), "MULTILINESTRING": ("LineString", "MultiLineString"), "POINT": ("Point",)}
-    allowed = family[str(lyr.geometry_type)]
-    types = shapely.get_type_id(geoms)
-    names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection"])
-    present = types >= 0
-    bad = present & ~np.isin(names[np.clip(types, 0, 7)], allowed)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise LayerError(f"writing {lyr.name!r}: record {offset + i} is a {names[types[i]]}, the layer holds {lyr.geometry_type}")
-    return promote_to_multi(geoms) if str(lyr.geometry_type).startswith("MULTI") else geoms

@@ -120,9 +120,11 @@ def decide(store: Store, decision: Decision, user: str, *, now: dt.datetime | No
     decision = decision.checked()
     if not user:
         raise ReviewError("a decision needs the name of the analyst who made it")
-    when = now or dt.datetime.now(dt.UTC)
     conflict: ReviewConflict | None = None
     with store.transaction():  # read, compare and write as one: no decision can slip in between
+        # stamped once the store's writer lock is held, so that the trail's time order is the order
+        # in which decisions were applied, on every backend
+        when = now or dt.datetime.now(dt.UTC)
         if decision.mode == "sample":
             _sample_unit(store, decision)
         rows = store.read("clearings", where={"clearing_id": decision.clearing_id},

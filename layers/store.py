@@ -1,10 +1,11 @@
-"""The store interface: what every backend (GeoPackage now, PostGIS later) offers the rest of ecowatch.
+"""The store interface: what every backend (a GeoPackage file, or PostGIS) offers the rest of ecowatch.
 
 All geometries are kept in EPSG:4326 (lon/lat); analyses reproject what they need.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -95,12 +96,20 @@ class Store(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
+def display_url(url: str | Path) -> str:
+    """``url`` without its password (in the authority or as a ``password=`` parameter), for messages and logs."""
+    shown = re.sub(r"^(\w+://[^:@/]*):[^@/]*@", r"\1@", str(url))
+    return re.sub(r"([?&])password=[^&]*&?", r"\1", shown).rstrip("?&")
+
+
 def open_store(url: str | Path, *, create: bool = True, readonly: bool = False) -> Store:
-    """Open the store at ``url``: a GeoPackage path (``.gpkg``) for now.
+    """Open the store at ``url``: a GeoPackage path (``.gpkg``), or a ``postgresql://`` URL (PostGIS).
 
     A writer (the default) creates the store when ``create`` and brings its schema up to date;
     a ``readonly`` store never writes, never waits for a writer and serves many threads at once,
     and a store whose schema is older than the catalogue is an error naming the migrating command.
+    A PostGIS database must exist (with the ``postgis`` extension, or rights to create it); a
+    writer creates the tables in the connection's current schema.
 
     Raises
     ------
@@ -112,9 +121,12 @@ def open_store(url: str | Path, *, create: bool = True, readonly: bool = False) 
 
     text = str(url)
     if text.startswith(("postgresql://", "postgres://")):
-        raise StoreError(f"{text.split('@')[-1]}: the PostGIS store is not available yet; use a .gpkg path")
+        from layers.postgis import PostGISStore
+
+        return PostGISStore(text, create=create, readonly=readonly)
     if "://" in text and not text.startswith("file://"):
-        raise StoreError(f"{text}: unknown store URL scheme; give a GeoPackage path ending in .gpkg")
+        scheme = text.split("://", 1)[0]
+        raise StoreError(f"{scheme}://…: unknown store URL scheme; give a GeoPackage path ending in .gpkg or a postgresql:// URL")
     path = Path(text.removeprefix("file://"))
     if path.suffix.lower() != ".gpkg":
         raise StoreError(f"{path}: a GeoPackage store path must end in .gpkg")

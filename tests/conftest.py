@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,33 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = tmp_path_factory.mktemp("demo") / "demo.gpkg"
     run_demo_cli(store)
     return store
+
+
+# -- store backends ----------------------------------------------------------------------------
+# A test marked `backend` that asks for `store_url` runs once per backend: a GeoPackage file, and a
+# PostGIS schema of its own in the server scripts/postgis.sh starts (POSTGIS_TEST_URL).
+# Without that server the PostGIS run is skipped, saying why; with CI=true it fails instead.
+BACKENDS = ("gpkg", "postgis")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("backend") and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", BACKENDS)
+
+
+@pytest.fixture
+def backend() -> str:
+    """The store backend of a test not marked `backend`: the GeoPackage."""
+    return "gpkg"
+
+
+@pytest.fixture
+def store_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A new, empty store of ``backend``: a GeoPackage path, or a PostGIS URL of a fresh schema."""
+    if backend == "gpkg":
+        yield str(tmp_path / "store.gpkg")
+        return
+    from tests.postgis_server import fresh_schema
+
+    with fresh_schema() as url:
+        yield url

@@ -31,6 +31,7 @@ from layers import Store, open_store
 from layers.errors import StoreBusyError, StoreError, StoreFullError
 from layers.opaque_ids import load_id_key
 from layers.redaction import Access, Role, check_role
+from layers.store import display_url
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class AppState:
         """
         with self._lock:
             if self._store is None:
-                logger.info("opening store %s (read-only)", self.store_url)
+                logger.info("opening store %s (read-only)", display_url(self.store_url))
                 self._store = open_store(self.store_url, readonly=True)
             return self._store
 
@@ -74,7 +75,7 @@ class AppState:
         self.store()  # refuses a missing or outdated store before anything could migrate it
         with self._lock:
             if self._writer is None:
-                logger.info("opening store %s for sessions and the access log", self.store_url)
+                logger.info("opening store %s for sessions and the access log", display_url(self.store_url))
                 try:
                     self._writer = open_store(self.store_url, create=False)
                 except (StoreBusyError, StoreFullError):

@@ -21,6 +21,7 @@ from werkzeug.serving import make_server as make_dev_server
 from werkzeug.serving import run_simple
 
 from config import Settings
+from layers.store import display_url
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
     app = create_app(settings, store_url=store_url)
     state = app.extensions["ecowatch"]
     store = state.store()  # fail now, with the store's own message, rather than on the first request
-    logger.info("serving %s on %s:%d (%s)", state.store_url, host, port, "debug" if debug else "waitress")
+    logger.info("serving %s on %s:%d (%s)", display_url(state.store_url), host, port, "debug" if debug else "waitress")
     click.echo(startup_message(host, port, debug=debug, settings=settings, accounts=len(list_accounts(store))))
     try:
         if debug:

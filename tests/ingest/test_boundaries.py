@@ -24,9 +24,12 @@ def load(store, settings, kind, file, mapping=None, **kw):
     return ingest_boundaries(store, settings, kind, Path(file), mapping=fm, **kw)
 
 
+pytestmark = pytest.mark.backend  # every test runs on the GeoPackage and on PostGIS
+
+
 @pytest.fixture
-def store(store_path):
-    with open_store(store_path) as st:
+def store(store_url):
+    with open_store(store_url) as st:
         yield st
 
 

@@ -16,9 +16,12 @@ from layers import open_store
 HEADER = "seizure_id,date,commodity_group,commodity,species,quantity,unit,lon,lat,agency,case_reference,notes,synthetic\n"
 
 
+pytestmark = pytest.mark.backend  # every test runs on the GeoPackage and on PostGIS
+
+
 @pytest.fixture
-def store(store_path):
-    with open_store(store_path) as st:
+def store(store_url):
+    with open_store(store_url) as st:
         yield st
 
 

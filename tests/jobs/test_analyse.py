@@ -7,6 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -38,11 +39,11 @@ def records():
     return {"corridors": line, "protected_areas": pa, "clearings": clearings, "seizures": seizures}
 
 
-def outputs(path: Path, order: dict[str, list[int]]) -> dict[str, pd.DataFrame]:
+def outputs(path: Path | str, order: dict[str, list[int]], data_dir: Path | None = None) -> dict[str, pd.DataFrame]:
     with open_store(path) as store:
         for layer, frame in records().items():
             store.upsert(layer, frame.iloc[order.get(layer, list(range(len(frame))))])
-        analyse(store, load_settings({}, data_dir=path.parent))
+        analyse(store, load_settings({}, data_dir=data_dir or Path(path).parent))
         keys = {"clearings": ["clearing_id"], "links": ["seizure_id", "clearing_id"], "seizures": ["seizure_id"],
                 "hotspot_segments": ["segment_id", "period"], "hotspot_cells": ["cell", "period"]}
         out = {}
@@ -83,3 +84,17 @@ def test_analysis_confidence_high_matches_and_counts_confirmed_clearings_only(tm
     assert set(links["clearing_id"]) <= high and set(every["links"]["clearing_id"]) - high  # low ones were linked with "all"
     assert clearings["flags"].notna().all()  # every clearing is still flagged
     assert "matching and hotspots use confirmed (high) clearings only (4, setting analysis_confidence)" in run.message
+
+
+@pytest.mark.backend
+def test_analyse_gives_the_same_outputs_on_every_store(store_url: str, tmp_path: Path) -> None:
+    """Flags, scores, links and hotspots on this backend equal the GeoPackage's, and a second run changes nothing."""
+    got = outputs(store_url, {}, data_dir=tmp_path / "data")
+    reference = outputs(tmp_path / "reference.gpkg", {})
+    assert got.keys() == reference.keys()
+    for layer in got:
+        pd.testing.assert_frame_equal(got[layer], reference[layer], obj=layer)
+    assert len(got["links"]) > 0 and len(got["hotspot_segments"]) > 0
+    again = outputs(store_url, {}, data_dir=tmp_path / "data")
+    for layer in got:
+        pd.testing.assert_frame_equal(again[layer], got[layer], obj=layer)

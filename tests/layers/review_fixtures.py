@@ -33,8 +33,8 @@ def write_clearings(store: Store, rows: list[dict[str, Any]]) -> None:
     store.upsert("clearings", gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326"))
 
 
-def review_store(path: Path, n: int = 12) -> Path:
-    """A store at ``path`` with an AOI and ``n`` clearings (:func:`clearing_rows`)."""
+def review_store(path: Path | str, n: int = 12) -> Path | str:
+    """A store at ``path`` (a GeoPackage path or a store URL) with an AOI and ``n`` clearings (:func:`clearing_rows`)."""
     store = open_store(path)
     try:
         store.upsert("aoi", gpd.GeoDataFrame([{"name": "demo", "source": "test", "geometry": box(107.35, 13.56, 107.53, 13.75)}],
