@@ -79,11 +79,14 @@ def main() -> None:
         store: Store = open_store(Path(folder) / "bench.gpkg")
         clearings = make_clearings(n)
         store.upsert("clearings", clearings)
-        add_account(store, "bench", "planner", "bench-password-long", params=HashParams(1, 1024, 1), min_length=12, email="b@example.org")
         shapes = areas(k)
+        per_owner = 100  # an account keeps at most 100 watch areas
+        for j in range((k + per_owner - 1) // per_owner):
+            add_account(store, f"bench{j}", "planner", "bench-password-long", params=HashParams(1, 1024, 1), min_length=12, email=f"b{j}@example.org")
         for i, geom in enumerate(shapes):
-            wid = add_watch_area(store, "bench", f"area {i}", geom, origin="drawn")
-            add_subscription(store, "bench", wid, FILTERS, frequency="daily", email=True)
+            owner = f"bench{i // per_owner}"
+            wid = add_watch_area(store, owner, f"area {i}", geom, origin="drawn")
+            add_subscription(store, owner, wid, FILTERS, frequency="daily", email=True)
         print(f"{n:,} clearings, {k} subscriptions (areas about 16 x 9 km)")
         access = Access("planner")
         fast, slow = [], []
