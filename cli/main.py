@@ -328,8 +328,12 @@ def serve(ctx: click.Context, host: str | None, port: int | None, debug: bool, s
 
 
 from cli.accuracy import accuracy as _accuracy  # noqa: E402 - a command in its own module
+from cli.notify import notify as _notify  # noqa: E402 - a command in its own module
+from cli.report import report as _report  # noqa: E402 - a command in its own module
 
 cli.add_command(_accuracy)
+cli.add_command(_report)
+cli.add_command(_notify)
 from cli.store_copy import store_copy as _store_copy  # noqa: E402 - a command in its own module
 
 store_group.add_command(_store_copy)

@@ -155,6 +155,21 @@ class Settings(BaseModel):
     )
     species_file: str = Field("", description="Species list (TOML) that seizure species are checked against; empty uses the bundled config/species.toml.")
 
+    # watch-area digests (`ecowatch notify`): e-mail over SMTP, webhooks, links back to the app
+    public_url: str = Field("http://127.0.0.1:8765", description="The app's address as recipients reach it: digests link reports and the unsubscribe page under it.")
+    smtp_host: str = Field("", description="SMTP server for digests; empty sends no e-mail.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port (587 submission with STARTTLS, 465 TLS, 25 plain).")
+    smtp_security: Literal["starttls", "tls", "none"] = Field("starttls", description="starttls (upgrade the connection), tls (TLS from the start) or none (local relays only).")
+    smtp_username: str = Field("", description="SMTP login; empty: no authentication.")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password; never logged or shown.")
+    smtp_from: str = Field("ecowatch@localhost", description="From address of digests.")
+    smtp_timeout_s: float = Field(30.0, gt=0, description="Timeout of one SMTP conversation, seconds.")
+    webhook_schemes: tuple[Literal["http", "https"], ...] = Field(("https",), description="URL schemes a webhook URL may use.")
+    webhook_hosts: tuple[str, ...] = Field((), description="Hosts webhook URLs may point to (host, host:port or *.domain), as for imagery URLs; empty: no webhooks.")
+    webhook_timeout_s: float = Field(15.0, gt=0, description="Timeout of one webhook delivery, seconds.")
+    digest_max_clearings: int = Field(200, ge=1, le=10_000, description="Most clearings listed in one digest (the rest are counted).")
+    notify_max_attempts: int = Field(5, ge=1, le=100, description="Delivery attempts of one digest (one per `ecowatch notify` run) before it is marked failed.")
+
     @field_validator("invalid_scl_classes")
     @classmethod
     def _scl_codes(cls, value: tuple[int, ...]) -> tuple[int, ...]:

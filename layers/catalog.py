@@ -496,6 +496,65 @@ LAYERS: tuple[Layer, ...] = (
         ),
         key=("event_id",), on_map=False, internal=True,
     ),
+    # watch areas and their digests (layers/watch_areas.py, jobs/notify.py): internal tables too
+    Layer(
+        "watch_areas", "Watch areas", "MULTIPOLYGON",
+        (
+            _f("watch_id", "text", "Watch area id."),
+            _f("owner", "text", "Account that saved it."),
+            _f("name", "text", "Name the owner gave it."),
+            _f("origin", "text", "drawn, uploaded, protected_area, concession, corridor_segment or border_crossing."),
+            _f("origin_ref", "text", "What was picked (its layer's key) or the uploaded file's name."),
+            _f("radius_km", "real", "Radius around a picked line or point, km."),
+            _f("created", "datetime", "When it was saved, UTC."),
+        ),
+        key=("watch_id",), on_map=False, internal=True, indexes=(("owner",),),
+    ),
+    Layer(
+        "subscriptions", "Digest subscriptions", None,
+        (
+            _f("subscription_id", "text", "Subscription id (also in its unsubscribe token)."),
+            _f("watch_id", "text", "The watch area."),
+            _f("owner", "text", "Account it belongs to: digests show what this account's role may see."),
+            _f("filters", "json", "min_risk, confidence, flags, commodity (timber / wildlife of linked seizures)."),
+            _f("frequency", "text", "after_run, daily or weekly."),
+            _f("email", "boolean", "Send digests to the owner's e-mail address."),
+            _f("webhook_url", "text", "POST digests here, signed with HMAC-SHA256 (empty: no webhook)."),
+            _f("key_version", "integer", "Version of the webhook key (a new key: a new version)."),
+            _f("created", "datetime", "When it was made, UTC."),
+            _f("last_digest", "datetime", "When the last digest was made, UTC (empty: never)."),
+            _f("unsubscribed", "datetime", "When it was stopped, UTC (empty: active)."),
+        ),
+        key=("subscription_id",), on_map=False, internal=True, indexes=(("owner",), ("watch_id",)),
+    ),
+    Layer(
+        "outbox", "Digests to deliver", None,
+        (
+            _f("digest_id", "text", "Stable id of the digest (Message-ID and X-Ecowatch-Digest-Id)."),
+            _f("channel", "text", "email or webhook."),
+            _f("subscription_id", "text", "The subscription."),
+            _f("created", "datetime", "When the digest was made, UTC."),
+            _f("clearing_ids", "json", "The clearings the digest holds."),
+            _f("payload", "json", "The digest as delivered (what the owner's role may see)."),
+            _f("status", "text", "pending, sent or failed."),
+            _f("attempts", "integer", "Delivery attempts so far."),
+            _f("sent", "datetime", "When it was delivered, UTC."),
+            _f("last_error", "text", "Why the last attempt failed."),
+        ),
+        key=("digest_id", "channel"), on_map=False, internal=True, indexes=(("status",), ("subscription_id",)),
+    ),
+    Layer(
+        "digests_sent", "Digest deliveries", None,
+        (
+            _f("delivery_id", "text", "Id of the delivery."),
+            _f("digest_id", "text", "The digest delivered."),
+            _f("channel", "text", "email or webhook."),
+            _f("subscription_id", "text", "The subscription."),
+            _f("sent", "datetime", "When the server accepted it, UTC."),
+            _f("detail", "text", "Recipient or webhook host, and the answer."),
+        ),
+        key=("delivery_id",), on_map=False, internal=True, append_only=True, indexes=(("digest_id",),),
+    ),
 )
 
 CATALOG: dict[str, Layer] = {layer.name: layer for layer in LAYERS}

@@ -67,3 +67,16 @@ class AccessError(LayerError, PermissionError):
 
 class AccountError(EcowatchError, ValueError):
     """A user name, role, password or e-mail that cannot be used, or an account that does not exist."""
+
+
+class EvidenceError(EcowatchError, LookupError):
+    """No such clearing or corridor segment for an evidence report (for this role)."""
+
+
+class WatchError(EcowatchError, ValueError):
+    """A watch area or subscription that cannot be saved; ``field`` names the form field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")

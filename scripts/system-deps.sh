@@ -2,7 +2,8 @@
 # Installs the Debian packages the test suite needs, when they are missing:
 # headless Chromium for the browser tests, and python3-gdal for GDAL's GeoPackage validator
 # (`python3 -m osgeo_utils.samples.validate_gpkg FILE`, run with the system python3), and
-# poppler-utils (pdfinfo, pdftotext) to check what Chromium prints; and
+# poppler-utils (pdfinfo, pdftotext, pdftoppm) to check what Chromium prints (the map's print view,
+# the evidence reports); and
 # PostgreSQL with PostGIS 3 for the PostGIS leg of the store tests (scripts/postgis.sh starts a
 # throwaway cluster). The PostGIS package is the one built for the release's PostgreSQL major
 # version (`apt-cache search postgis`: postgresql-15-postgis-3 on Debian 12).

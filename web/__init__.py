@@ -21,6 +21,7 @@ from web.api import bp as api_bp
 from web.app_state import EXTENSION_KEY, AppState
 from web.auth import install_auth
 from web.error_pages import bp as error_pages_bp
+from web.evidence import bp as evidence_bp
 from web.hosts import install_host_check
 from web.imagery import bp as imagery_bp
 from web.map import bp as map_bp
@@ -31,6 +32,7 @@ from web.review_sample import bp as review_sample_bp
 from web.review_view import with_query
 from web.security import install_headers
 from web.server import serve
+from web.watch import bp as watch_bp
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,8 @@ def create_app(settings: Settings, store_url: str | None = None) -> Flask:
     app.register_blueprint(imagery_bp)
     for desk in (review_bp, review_files_bp, review_sample_bp):
         app.register_blueprint(desk)
+    app.register_blueprint(evidence_bp)
+    app.register_blueprint(watch_bp)
     app.add_template_filter(with_query, "with_query")
     install_headers(app)
     logger.debug("created map app for store %s", store_url or settings.store_url)

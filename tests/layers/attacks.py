@@ -202,6 +202,16 @@ def ngo_outputs(store_path: Path, settings: Settings, key: bytes, tmp: Path) -> 
             # an image of the stored scenes (no record's text in it); text answers are kept for the checks
             assert response.mimetype == "image/png" or rule.endpoint != "imagery.tile", response.mimetype
             continue
+        if rule.endpoint.startswith("watch.unsubscribe"):
+            # the e-mail's unsubscribe link: without a valid signed token it answers nothing
+            url = app.url_map.bind("localhost").build(rule.endpoint, {"sid": "SUB-0000000000000000", "token": "0" * 40})
+            response = client.get(url)
+            assert response.status_code == 404, (url, response.status_code)
+            out.bodies[f"GET {url}"] = response.data
+            continue
+        if rule.endpoint.startswith("evidence."):
+            _evidence_reports(app, client, rule.endpoint, out)
+            continue
         if rule.arguments - {"name"}:
             raise AssertionError(f"route {rule.rule} takes arguments the attacker test does not fill: extend ngo_outputs")
         if rule.endpoint in ROUTE_QUERIES:  # routes that need a query (the map's search): every one asked
@@ -223,6 +233,36 @@ def ngo_outputs(store_path: Path, settings: Settings, key: bytes, tmp: Path) -> 
                 out.api_counts = {lyr["name"]: lyr["count"] for lyr in orjson.loads(response.data)["layers"]}
     app.extensions["ecowatch"].close()
     return out
+
+
+MAX_REPORTS = 20
+
+
+def _evidence_reports(app: Any, client: Any, endpoint: str, out: Outputs) -> None:
+    """Every clearing's and corridor segment's evidence report (page and sealed JSON) as ngo.
+
+    The PDF routes print the same page with Chromium: one is fetched to see that it answers, its
+    bytes (a compressed PDF with a creation time) are not compared."""
+    if endpoint.startswith("evidence.clearing"):
+        linked = {f["properties"]["clearing_id"] for f in out.layer("links") if f["properties"].get("seizures")}
+        every = {f["properties"]["clearing_id"] for f in out.layer("clearings")}
+        arg = "cid"
+    else:
+        linked = {f["properties"]["segment_id"] for f in out.layer("hotspot_segments")
+                  if f["properties"]["seizures_timber"] + f["properties"]["seizures_wildlife"]}
+        every = {f["properties"]["segment_id"] for f in out.layer("hotspot_segments")}
+        arg = "sid"
+    # those that say something of seizures first; at most MAX_REPORTS of each kind (the demo has thousands)
+    ids = (sorted(linked) + sorted(every - linked))[:MAX_REPORTS]
+    assert ids, endpoint
+    if endpoint.endswith("_pdf"):
+        ids = ids[:1] if endpoint == "evidence.clearing_pdf" else []
+    for ident in ids:
+        url = app.url_map.bind("localhost").build(endpoint, {arg: ident})
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        if not endpoint.endswith("_pdf"):
+            out.bodies[f"GET {url}"] = response.data
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ from .conftest import PASSWORDS, csrf_token, log_in
 ANON = "anonymous"
 CALLERS = (ANON, *ROLES)
 BBOX = "bbox=107.35,13.56,107.53,13.75"
-OPEN_ENDPOINTS = {"static", "auth.login", "auth.login_post"}  # what an anonymous caller may reach
+OPEN_ENDPOINTS = {"static", "auth.login", "auth.login_post",  # what an anonymous caller may reach
+                  "watch.unsubscribe_page", "watch.unsubscribe_post"}  # an e-mail's signed unsubscribe link (RFC 8058)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,21 @@ CASES: tuple[Case, ...] = (
     Case("review_sample.new_sample", "POST", "/review/sample", {ANON: 302, **_all(403, analyst=303, admin=303)}, {"per_stratum": "2"}),
     Case("review_sample.point", "GET", "/review/sample/points/PT-none", {ANON: 302, **_all(404, viewer=403, ngo=403)}),
     Case("review_sample.accuracy", "GET", "/review/accuracy", {ANON: 302, **DESK_ONLY}),
+    # evidence reports: every role but the viewer, each seeing its own redaction
+    Case("evidence.clearing", "GET", "/reports/clearings/CL-0001", {ANON: 302, **_all(200, viewer=403)}),
+    Case("evidence.clearing_pdf", "GET", "/reports/clearings/CL-0001.pdf", {ANON: 302, **_all(200, viewer=403)}),
+    Case("evidence.clearing_json", "GET", "/reports/clearings/CL-0001.json", {ANON: 302, **_all(200, viewer=403)}),
+    Case("evidence.segment", "GET", "/reports/segments/SEG-none", {ANON: 302, **_all(404, viewer=403)}),
+    Case("evidence.segment_pdf", "GET", "/reports/segments/SEG-none.pdf", {ANON: 302, **_all(404, viewer=403)}),
+    Case("evidence.segment_json", "GET", "/reports/segments/SEG-none.json", {ANON: 302, **_all(404, viewer=403)}),
+    # watch areas: every role keeps its own; the unsubscribe link answers anyone holding a valid signed token
+    Case("watch.index", "GET", "/watch/", {ANON: 302, **_all(200)}),
+    Case("watch.create", "POST", "/watch/", {ANON: 302, **_all(201)},
+         {"name": "O Yadav", "how": "picked", "pick_kind": "protected_area", "pick_ref": "PA-1", "frequency": "daily", "email": "on"}),
+    Case("watch.delete", "POST", "/watch/WA-0000000000000000/delete", {ANON: 302, **_all(404)}),
+    Case("watch.stop", "POST", "/watch/subscriptions/SUB-0000000000000000/stop", {ANON: 302, **_all(404)}),
+    Case("watch.unsubscribe_page", "GET", f"/watch/unsubscribe/SUB-0000000000000000/{'0' * 40}", {ANON: 404, **_all(404)}),
+    Case("watch.unsubscribe_post", "POST", f"/watch/unsubscribe/SUB-0000000000000000/{'0' * 40}", {ANON: 404, **_all(404)}),
 )
 
 
