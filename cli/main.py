@@ -25,6 +25,7 @@ from cli.common import (
     settings_of,
     store_option,
 )
+from cli.tokens import tokens
 from cli.users import users
 from config import EcowatchError, SettingsError, load_settings
 
@@ -334,6 +335,7 @@ from cli.store_copy import store_copy as _store_copy  # noqa: E402 - a command i
 
 store_group.add_command(_store_copy)
 cli.add_command(users)
+cli.add_command(tokens)
 
 
 def main() -> None:

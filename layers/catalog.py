@@ -460,6 +460,20 @@ LAYERS: tuple[Layer, ...] = (
         key=("session_hash",), on_map=False, internal=True,
     ),
     Layer(
+        "api_tokens", "API tokens", None,
+        (
+            _f("name", "text", "Name of the token (who or what uses it)."),
+            _f("token_id", "text", "Public part of the token, by which a request's token is found (shown by `tokens list`)."),
+            _f("token_hash", "text", "SHA-256 of the whole token (the token itself is shown once, when made)."),
+            _f("role", "text", "Role the token reads as: viewer, planner, analyst, ngo or admin."),
+            _f("created", "datetime", "When the token was made, UTC."),
+            _f("expires", "datetime", "When it stops working, UTC; empty: never."),
+            _f("revoked", "datetime", "When it was revoked, UTC; empty: not revoked."),
+            _f("last_used", "datetime", "Last request made with it, UTC."),
+        ),
+        key=("name",), on_map=False, internal=True, indexes=(("token_id",),),
+    ),
+    Layer(
         "login_throttle", "Failed logins per account and address", None,
         (
             _f("scope", "text", "account or address."),

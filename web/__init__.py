@@ -20,6 +20,7 @@ from web.access import install_access
 from web.api import bp as api_bp
 from web.app_state import EXTENSION_KEY, AppState
 from web.auth import install_auth
+from web.bearer import install_bearer
 from web.error_pages import bp as error_pages_bp
 from web.hosts import install_host_check
 from web.map import bp as map_bp
@@ -64,6 +65,7 @@ def create_app(settings: Settings, store_url: str | None = None) -> Flask:
     install_host_check(app, settings.trusted_hosts)
     app.register_blueprint(error_pages_bp)
     install_auth(app, settings)
+    install_bearer(app)  # after the CSRF check, before the access check
     install_access(app)
     app.register_blueprint(map_bp)
     app.register_blueprint(api_bp)
