@@ -24,6 +24,7 @@ from web.bearer import install_bearer
 from web.error_pages import bp as error_pages_bp
 from web.hosts import install_host_check
 from web.map import bp as map_bp
+from web.ogcapi import bp as ogcapi_bp
 from web.review import bp as review_bp
 from web.review_files import bp as review_files_bp
 from web.review_sample import bp as review_sample_bp
@@ -69,6 +70,7 @@ def create_app(settings: Settings, store_url: str | None = None) -> Flask:
     install_access(app)
     app.register_blueprint(map_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(ogcapi_bp)
     for desk in (review_bp, review_files_bp, review_sample_bp):
         app.register_blueprint(desk)
     app.add_template_filter(with_query, "with_query")

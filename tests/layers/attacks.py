@@ -176,8 +176,12 @@ def ngo_outputs(store_path: Path, settings: Settings, key: bytes, tmp: Path) -> 
     token = client.get("/login").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
     logged_in = client.post("/login", data={"username": "attacker-ngo", "password": password, "csrf_token": token})
     assert logged_in.status_code == 303, logged_in.status_code
+    ogc_endpoints = set()
     for rule in app.url_map.iter_rules():
         if "GET" not in (rule.methods or set()) or rule.endpoint == "static" or rule.endpoint.startswith("auth."):
+            continue
+        if rule.endpoint.startswith("ogcapi."):
+            ogc_endpoints.add(rule.endpoint)
             continue
         if rule.rule.startswith("/review/"):
             # the review desk refuses the ngo role whole: nothing of it may answer
@@ -198,8 +202,51 @@ def ngo_outputs(store_path: Path, settings: Settings, key: bytes, tmp: Path) -> 
                 out.features[("api", name)] = orjson.loads(response.data)["features"]
             elif url.endswith("/layers"):
                 out.api_counts = {lyr["name"]: lyr["count"] for lyr in orjson.loads(response.data)["layers"]}
+    assert ogc_endpoints == OGC_ENDPOINTS, f"OGC API routes the attacker test does not read: {ogc_endpoints ^ OGC_ENDPOINTS}: extend ogc_outputs"
+    ogc_outputs(client, out)
     app.extensions["ecowatch"].close()
     return out
+
+
+OGC = "/api/ogc"
+OGC_ENDPOINTS = {f"ogcapi.{e}" for e in ("landing", "conformance", "openapi", "collections_list", "collection", "queryables_doc", "items", "item")}
+# the probes an attacker makes with boxes and filters: 0.05-degree boxes over the scenario's region
+# (half a cell), one box per published and per suppressed cell's centre, each month, each group
+PROBE_BOXES = [f"{107.0 + i * 0.05:.2f},{13.0 + j * 0.05:.2f},{107.05 + i * 0.05:.2f},{13.05 + j * 0.05:.2f}" for i in range(20) for j in range(16)]
+PROBE_FILTERS = [f"datetime=2023-{m:02d}-01/2023-{m:02d}-28" for m in range(1, 13)] + ["commodity_group=timber", "commodity_group=wildlife"]
+
+
+def _ogc_get(client: Any, out: Outputs, url: str, media: str = "application/json") -> Any:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code, response.data[:200])
+    out.bodies[f"GET {url}"] = response.data
+    return orjson.loads(response.data) if media == "application/json" else response.data
+
+
+def ogc_outputs(client: Any, out: Outputs) -> None:
+    """Every OGC API - Features resource as ngo: documents, collections, every page of items (JSON
+    and HTML), every single item, and probes with small boxes and filters."""
+    for path in ("", "/conformance", "/api", "/collections", "/?f=html", "/collections?f=html"):
+        _ogc_get(client, out, OGC + path, "text/html" if "html" in path else "application/json")
+    for collection in _ogc_get(client, out, OGC + "/collections")["collections"]:
+        name = collection["id"]
+        _ogc_get(client, out, f"{OGC}/collections/{name}")
+        _ogc_get(client, out, f"{OGC}/collections/{name}/queryables")
+        feats: list[dict[str, Any]] = []
+        url: str | None = f"{OGC}/collections/{name}/items?limit=7"
+        while url:
+            page = _ogc_get(client, out, url)
+            feats += page["features"]
+            nxt = [link["href"] for link in page["links"] if link["rel"] == "next"]
+            url = nxt[0].removeprefix("http://localhost") if nxt else None
+        assert len(feats) == page["numberMatched"], name
+        out.features[("ogc", name)] = feats
+        _ogc_get(client, out, f"{OGC}/collections/{name}/items?limit=7&f=html", "text/html")
+        for f in feats:
+            _ogc_get(client, out, f"{OGC}/collections/{name}/items/{f['id']}")
+        if name == "seizures":
+            for probe in [f"bbox={b}" for b in PROBE_BOXES] + PROBE_FILTERS:
+                _ogc_get(client, out, f"{OGC}/collections/seizures/items?{probe}")
 
 
 # ---------------------------------------------------------------------------------------------
