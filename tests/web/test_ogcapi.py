@@ -100,6 +100,9 @@ def test_bbox_datetime_and_property_filters(app: Flask, tokens: dict[str, str], 
     seizures = OGC + "/collections/seizures/items"
     assert _json(client, tokens["planner"], f"{seizures}?commodity_group=wildlife")["numberMatched"] == 1
     assert _json(client, tokens["planner"], f"{seizures}?quantity=12.5")["numberMatched"] == 2
+    assert _json(client, tokens["planner"], f"{seizures}?commodity=wildlife&period=2024")["numberMatched"] == 1  # the map's names
+    assert _json(client, tokens["planner"], f"{seizures}?period=2023")["numberMatched"] == 0
+    assert _get(client, tokens["planner"], f"{seizures}?risk=50").status_code == 400  # a clearing filter
     queryables = _json(client, tokens["ngo"], OGC + "/collections/seizures/queryables")["properties"]
     assert "commodity_group" in queryables and not {"case_reference", "agency", "notes", "place", "corridor_distance_km"} & set(queryables)
     assert "case_reference" in _json(client, tokens["planner"], OGC + "/collections/seizures/queryables")["properties"]
