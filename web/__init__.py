@@ -22,6 +22,7 @@ from web.app_state import EXTENSION_KEY, AppState
 from web.auth import install_auth
 from web.bearer import install_bearer
 from web.error_pages import bp as error_pages_bp
+from web.exports import bp as exports_bp
 from web.hosts import install_host_check
 from web.map import bp as map_bp
 from web.ogcapi import bp as ogcapi_bp
@@ -71,6 +72,7 @@ def create_app(settings: Settings, store_url: str | None = None) -> Flask:
     app.register_blueprint(map_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(ogcapi_bp)
+    app.register_blueprint(exports_bp)
     for desk in (review_bp, review_files_bp, review_sample_bp):
         app.register_blueprint(desk)
     app.add_template_filter(with_query, "with_query")

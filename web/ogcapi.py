@@ -23,6 +23,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from layers import Layer
 from layers.catalog import Field
 from layers.errors import FilterError, LayerError
+from layers.export import FORMATS, MEDIA_TYPES
 from layers.geojson import feature_collection, features
 from layers.ogc_features import (
     CRS84,
@@ -39,6 +40,7 @@ from web.access import roles_allowed
 from web.api import json_response
 from web.app_state import get_store
 from web.errors import BadRequestError, NotFoundError
+from web.exports import EXPORT_ROLES
 from web.ogcapi_docs import CONFORMANCE, GEOJSON, OPENAPI_MEDIA_TYPE, openapi_document
 from web.visibility import request_access
 
@@ -103,8 +105,11 @@ def landing() -> Response:
     """The landing page: links to the API document, conformance and collections."""
     links = _links("ogcapi.landing", "This page") + [
         {"href": _url("ogcapi.openapi"), "rel": "service-desc", "type": OPENAPI_MEDIA_TYPE, "title": "The API definition (OpenAPI 3.0)"},
-        {"href": _url("ogcapi.conformance"), "rel": "conformance", "type": "application/json", "title": "Conformance classes"},
-        {"href": _url("ogcapi.collections_list"), "rel": "data", "type": "application/json", "title": "Collections"},
+        {"href": _url("ogcapi.openapi_html"), "rel": "service-doc", "type": "text/html", "title": "The API definition, to read"},
+        {"href": _url("ogcapi.conformance", [("f", "json")]), "rel": "conformance", "type": "application/json", "title": "Conformance classes (JSON)"},
+        {"href": _url("ogcapi.conformance", [("f", "html")]), "rel": "conformance", "type": "text/html", "title": "Conformance classes (HTML)"},
+        {"href": _url("ogcapi.collections_list", [("f", "json")]), "rel": "data", "type": "application/json", "title": "Collections (JSON)"},
+        {"href": _url("ogcapi.collections_list", [("f", "html")]), "rel": "data", "type": "text/html", "title": "Collections (HTML)"},
     ]
     body = {"title": "ecowatch", "description": "Clearings, seizures, boundaries, corridors and hotspots, as your role may see them.", "links": links}
     return _answer("ecowatch OGC API - Features", body)
@@ -124,6 +129,18 @@ def openapi() -> Response:
     return json_response(openapi_document(_url("ogcapi.landing")), mimetype=OPENAPI_MEDIA_TYPE)
 
 
+@bp.get("/api.html")
+@roles_allowed(*ROLES)
+def openapi_html() -> Response:
+    """The OpenAPI document's paths, as a page to read."""
+    doc = openapi_document(_url("ogcapi.landing"))
+    rows = [{"path": path, "summary": op["get"]["summary"],
+             "parameters": ", ".join(p["$ref"].rsplit("/", 1)[-1] for p in op["get"]["parameters"])} for path, op in doc["paths"].items()]
+    body = {"title": doc["info"]["title"], "description": doc["info"]["description"], "paths": rows,
+            "links": [{"href": _url("ogcapi.openapi"), "rel": "service-desc", "type": OPENAPI_MEDIA_TYPE, "title": "The OpenAPI document"}]}
+    return _html("API definition", body)
+
+
 def _collection(layer: Layer, access: Access) -> dict[str, Any]:
     name = layer.name
     links = _links("ogcapi.collection", layer.title, name=name) + [
@@ -132,6 +149,9 @@ def _collection(layer: Layer, access: Access) -> dict[str, Any]:
         {"href": _url("ogcapi.queryables_doc", name=name), "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
          "type": "application/schema+json", "title": "Fields to filter on"},
     ]
+    if access.role in EXPORT_ROLES:  # the same rows as files, through the same gate (web.exports)
+        links += [{"href": _url("exports.download", name=name, fmt=fmt), "rel": "enclosure", "type": MEDIA_TYPES[fmt],
+                   "title": f"Download {layer.title} as {fmt.upper()}"} for fmt in FORMATS]
     return {
         "id": name, "title": layer.title, "description": layer.description, "itemType": "feature",
         "crs": [CRS84], "storageCrs": CRS84, "links": links,
