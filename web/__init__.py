@@ -32,6 +32,7 @@ from web.review_sample import bp as review_sample_bp
 from web.review_view import with_query
 from web.security import install_headers
 from web.server import serve
+from web.tiles import bp as tiles_bp
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings, store_url: str | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(ogcapi_bp)
     app.register_blueprint(exports_bp)
+    app.register_blueprint(tiles_bp)
     for desk in (review_bp, review_files_bp, review_sample_bp):
         app.register_blueprint(desk)
     app.add_template_filter(with_query, "with_query")

@@ -29,6 +29,7 @@ from xml.etree import ElementTree
 
 import geopandas as gpd
 import h3
+import mapbox_vector_tile
 import numpy as np
 import openpyxl
 import orjson
@@ -234,7 +235,7 @@ def ngo_outputs(store_path: Path, settings: Settings, key: bytes, tmp: Path) -> 
     for rule in app.url_map.iter_rules():
         if "GET" not in (rule.methods or set()) or rule.endpoint == "static" or rule.endpoint.startswith("auth."):
             continue
-        if rule.endpoint.startswith(("ogcapi.", "exports.")):
+        if rule.endpoint.startswith(("ogcapi.", "exports.", "tiles.")):
             ogc_endpoints.add(rule.endpoint)
             continue
         if rule.rule.startswith("/review/"):
@@ -264,7 +265,7 @@ def ngo_outputs(store_path: Path, settings: Settings, key: bytes, tmp: Path) -> 
 
 OGC = "/api/ogc"
 OGC_ENDPOINTS = {f"ogcapi.{e}" for e in ("landing", "conformance", "openapi", "openapi_html", "collections_list", "collection", "queryables_doc", "items", "item")}
-OGC_ENDPOINTS.add("exports.download")
+OGC_ENDPOINTS |= {"exports.download", "tiles.tile"}
 # the probes an attacker makes with boxes and filters: 0.05-degree boxes over the scenario's region
 # (half a cell), one box per published and per suppressed cell's centre, each month, each group
 PROBE_BOXES = [f"{107.0 + i * 0.05:.2f},{13.0 + j * 0.05:.2f},{107.05 + i * 0.05:.2f},{13.05 + j * 0.05:.2f}" for i in range(20) for j in range(16)]
@@ -276,6 +277,20 @@ def _ogc_get(client: Any, out: Outputs, url: str, media: str = "application/json
     assert response.status_code == 200, (url, response.status_code, response.data[:200])
     out.bodies[f"GET {url}"] = response.data
     return orjson.loads(response.data) if media == "application/json" else response.data
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
+    n = 2**z
+    return z, int((lon + 180) / 360 * n), int((1 - np.arcsinh(np.tan(np.radians(lat))) / np.pi) / 2 * n)
+
+
+def _tiles(layer: str) -> list[tuple[int, int, int]]:
+    """The tiles over the scenario's region at zooms 6 and 10, and for seizures at zoom 14 the tile of every
+    cell's centre in the region (where published points are), chosen without the truth."""
+    out = {_tile_of(lon, lat, z) for z in (6, 10) for lon in np.arange(107.0, 108.01, 0.1) for lat in np.arange(13.0, 13.81, 0.1)}
+    if layer == "seizures":
+        out |= {_tile_of(107.05 + i * CELL, 13.05 + j * CELL, 14) for i in range(10) for j in range(8)}
+    return sorted(out)
 
 
 def ogc_outputs(client: Any, out: Outputs, tmp: Path) -> None:
@@ -302,6 +317,10 @@ def ogc_outputs(client: Any, out: Outputs, tmp: Path) -> None:
         if name == "seizures":
             for probe in [f"bbox={b}" for b in PROBE_BOXES] + PROBE_FILTERS:
                 _ogc_get(client, out, f"{OGC}/collections/seizures/items?{probe}")
+        for z, x, y in _tiles(name):  # vector tiles, decoded (cells at low zoom, features at high)
+            response = client.get(f"/api/tiles/{name}/{z}/{x}/{y}.mvt")
+            assert response.status_code == 200, (name, z, x, y, response.status_code)
+            out.bodies[f"GET /api/tiles/{name}/{z}/{x}/{y}.mvt"] = _canonical([mapbox_vector_tile.decode(response.data)])
         for fmt in FORMATS:  # the app's downloads: files made now, compared by what they hold
             response = client.get(f"/api/exports/{name}/{fmt}")
             assert response.status_code == 200, (name, fmt, response.status_code)

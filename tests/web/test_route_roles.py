@@ -69,6 +69,9 @@ CASES: tuple[Case, ...] = (
     Case("ogcapi.items", "GET", "/api/ogc/collections/users/items", {ANON: 401, **_all(404)}),
     # row 1 is CL-0001, not confirmed: the viewer does not see it
     Case("ogcapi.item", "GET", "/api/ogc/collections/clearings/items/1", {ANON: 401, **_all(200, viewer=404)}),
+    # vector tiles: every role, of the layers it may read
+    Case("tiles.tile", "GET", "/api/tiles/clearings/10/817/468.mvt", {ANON: 401, **_all(200)}),
+    Case("tiles.tile", "GET", "/api/tiles/seizures/10/817/468.mvt", {ANON: 401, **_all(200, viewer=404)}),
     # downloads: every role but the viewer (who only views) exports what it may see
     Case("exports.download", "GET", "/api/exports/clearings/csv", {ANON: 401, **_all(200, viewer=403)}),
     Case("exports.download", "GET", "/api/exports/seizures/gpkg?period=2024", {ANON: 401, **_all(200, viewer=403)}),
