@@ -39,6 +39,8 @@ from layers.text_safety import spreadsheet_cell
 
 logger = logging.getLogger(__name__)
 
+XLSX_MAX_CELL_CHARS = 32_767
+"""The most characters a spreadsheet cell holds (Excel's limit, which openpyxl enforces)."""
 FORMATS = ("geojson", "gpkg", "csv", "xlsx", "kml")
 MEDIA_TYPES = {
     "geojson": "application/geo+json", "gpkg": "application/geopackage+sqlite3", "csv": "text/csv",
@@ -109,8 +111,16 @@ def write_xlsx(out: IO[bytes], frame: pd.DataFrame, fields: Sequence[Field], pro
     sheet = book.create_sheet("features")
     names, rows = table(frame, fields)
     sheet.append(names)
+    too_long = 0
     for row in rows:
-        sheet.append([_xlsx_value(v) for v in row])
+        cells = [_xlsx_value(v) for v in row]
+        for j, v in enumerate(cells):
+            if isinstance(v, str) and len(v) > XLSX_MAX_CELL_CHARS:  # a spreadsheet cell holds no more: said, not cut
+                cells[j] = f"({len(v)} characters: more than a spreadsheet cell holds; export as GeoJSON or GeoPackage for this value)"
+                too_long += 1
+        sheet.append(cells)
+    if too_long:
+        provenance = {**provenance, "note": f"{too_long} value(s) longer than {XLSX_MAX_CELL_CHARS} characters (large geometries as WKT) are not in this workbook"}
     about = book.create_sheet("provenance")
     about.append(["key", "value"])
     for key, value in provenance_rows(provenance):

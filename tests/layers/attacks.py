@@ -162,8 +162,8 @@ def _table_features(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if "lon" in row:
             geometry: Any = {"type": "Point", "coordinates": [float(row.pop("lon")), float(row.pop("lat"))]}
         elif "wkt" in row:
-            wkt = row.pop("wkt")
-            geometry = shapely.geometry.mapping(shapely.from_wkt(wkt)) if wkt else None
+            wkt = row.pop("wkt")  # a geometry too large for a spreadsheet cell is a note in parentheses
+            geometry = shapely.geometry.mapping(shapely.from_wkt(wkt)) if wkt and not wkt.startswith("(") else None
         else:
             geometry = None
         out.append({"id": fid, "geometry": geometry, "properties": row})

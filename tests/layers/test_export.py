@@ -179,3 +179,25 @@ def test_the_command_line_exports_every_format_with_filters(store_path: Path, tm
         events = st.read("access_log")
     assert (events["event"] == "export").sum() == len(FORMATS)
     assert pd.Series(events["detail"]).str.contains("as xlsx").any()
+
+
+def test_a_geometry_too_large_for_a_spreadsheet_cell_is_said_not_cut(store_path: Path, tmp_path: Path) -> None:
+    ring = shapely.Point(107.2, 13.2).buffer(0.05, quad_segs=600)  # 2 400 vertices: about 50 000 characters of WKT
+    with open_store(store_path) as st:
+        st.upsert("protected_areas", gpd.GeoDataFrame([{"source": "t", "source_id": "BIG", "name": "Big", "geometry": ring}],
+                                                      geometry="geometry", crs="EPSG:4326"))
+        export_layer(st, "protected_areas", tmp_path / "p.xlsx", fmt="xlsx", role="planner", generated_at=WHEN)
+        export_layer(st, "protected_areas", tmp_path / "p.csv", fmt="csv", role="planner", generated_at=WHEN)
+    book = openpyxl.load_workbook(tmp_path / "p.xlsx", read_only=True)
+    try:
+        rows = list(book["features"].iter_rows(values_only=True))
+        about = dict(book["provenance"].iter_rows(values_only=True))
+    finally:
+        book.close()
+    big = next(r for r in rows[1:] if "BIG" in r)
+    wkt = big[rows[0].index("wkt")]
+    assert wkt.startswith("(") and "more than a spreadsheet cell holds" in wkt
+    assert "1 value(s) longer than 32767 characters" in about["note"]
+    lines = [line for line in (tmp_path / "p.csv").read_text(encoding="utf-8").splitlines() if not line.startswith(("#", '"#'))]
+    full = next(r for r in csv.DictReader(lines) if r["source_id"] == "BIG")["wkt"]
+    assert len(full) > 32_767 and shapely.from_wkt(full).symmetric_difference(ring).area < 1e-7  # CSV keeps it whole (to 7 decimals)

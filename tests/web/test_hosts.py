@@ -19,7 +19,8 @@ def _urls(app: Flask) -> list[tuple[str, str]]:
     adapter = app.url_map.bind("localhost")
     urls = []
     for rule in app.url_map.iter_rules():
-        values = {arg: ("favicon.svg" if arg == "filename" else "clearings") for arg in rule.arguments}
+        plausible = {"filename": "favicon.svg", "z": 1, "x": 1, "y": 1, "fmt": "csv", "feature_id": "1"}
+        values = {arg: plausible.get(arg, "clearings") for arg in rule.arguments}
         url = adapter.build(rule.endpoint, values)
         urls += [(m, url) for m in sorted((rule.methods or set()) - {"OPTIONS"})]
     return urls
