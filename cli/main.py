@@ -25,6 +25,8 @@ from cli.common import (
     settings_of,
     store_option,
 )
+from cli.partner import partner_options, partner_source
+from cli.tokens import tokens
 from cli.users import users
 from config import EcowatchError, SettingsError, load_settings
 
@@ -69,7 +71,8 @@ def ingest() -> None:
 
 @ingest.command("boundaries")
 @click.argument("kind", type=click.Choice(["aoi", "concessions", "protected-areas", "corridors", "border-crossings", "countries"]))
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path), required=False)
+@partner_options
 @click.option("--crs", help="CRS of a file that has none (e.g. a Shapefile without .prj), e.g. EPSG:32648.")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Field mapping file (TOML).")
 @click.option("--map", "pairs", multiple=True, metavar="FIELD=COLUMN", help="Map a layer field to a column (repeatable).")
@@ -78,12 +81,22 @@ def ingest() -> None:
 @store_option
 @click.pass_context
 def ingest_boundaries_cmd(
-    ctx: click.Context, kind: str, file: Path, crs: str | None, mapping: Path | None, pairs: tuple[str, ...], sheet: str | None, strict: bool, store: str | None
+    ctx: click.Context, kind: str, file: Path | None, from_ogcapi: str | None, collection: str | None, token_env: str | None,
+    crs: str | None, mapping: Path | None, pairs: tuple[str, ...], sheet: str | None, strict: bool, store: str | None
 ) -> None:
-    """Load a boundary FILE as KIND: GeoJSON, Shapefile (.shp or zipped), GeoPackage, KML/KMZ or FlatGeobuf."""
+    """Load a boundary FILE as KIND: GeoJSON, Shapefile (.shp or zipped), GeoPackage, KML/KMZ or FlatGeobuf;
+    or a partner's OGC API - Features collection (--from-ogcapi URL --collection ID)."""
     from jobs.ingest_boundaries import ingest_boundaries
 
     fm = _field_mapping(mapping, pairs)
+    if from_ogcapi is not None or file is None:
+        from jobs.ingest_partner import ingest_partner_boundaries
+
+        url, name, token = partner_source(file, from_ogcapi, collection, token_env)
+        with opened_store(ctx, store) as st, progress_bar(ctx, f"{kind} {name}", "feature") as progress:
+            run = run_job(lambda: ingest_partner_boundaries(st, settings_of(ctx), kind, url, name, token=token, mapping=fm, progress=progress))
+        report(run)
+        return
     with opened_store(ctx, store) as st, progress_bar(ctx, f"{kind} {file.name}", "feature") as progress:
         run = run_job(lambda: ingest_boundaries(st, settings_of(ctx), kind, file, mapping=fm, crs=crs, strict=strict, layer_name=sheet, progress=progress))
     report(run)
@@ -103,17 +116,30 @@ def _field_mapping(mapping: Path | None, pairs: tuple[str, ...]) -> FieldMapping
 
 
 @ingest.command("seizures")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path), required=False)
+@partner_options
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Mapping file (TOML): columns, date format, value tables, encoding.")
 @click.option("--map", "pairs", multiple=True, metavar="FIELD=COLUMN", help="Map a schema field to a column (repeatable).")
 @click.option("--sheet", metavar="NAME", help="Sheet of an XLSX workbook that holds several.")
 @click.option("--strict", is_flag=True, help="Fail the run if any row is rejected.")
 @store_option
 @click.pass_context
-def ingest_seizures_cmd(ctx: click.Context, file: Path, mapping: Path | None, pairs: tuple[str, ...], sheet: str | None, strict: bool, store: str | None) -> None:
-    """Load timber and wildlife seizure records from a CSV, XLSX or GeoJSON FILE (schema: README, "Seizure records")."""
+def ingest_seizures_cmd(
+    ctx: click.Context, file: Path | None, from_ogcapi: str | None, collection: str | None, token_env: str | None,
+    mapping: Path | None, pairs: tuple[str, ...], sheet: str | None, strict: bool, store: str | None,
+) -> None:
+    """Load timber and wildlife seizure records from a CSV, XLSX or GeoJSON FILE (schema: README, "Seizure records"),
+    or a partner's shared seizures (--from-ogcapi URL --collection ID: README, "A partner's ecowatch")."""
     from jobs.ingest_seizures import ingest_seizures
 
+    if from_ogcapi is not None or file is None:
+        from jobs.ingest_partner import ingest_partner_seizures
+
+        url, name, token = partner_source(file, from_ogcapi, collection, token_env)
+        with opened_store(ctx, store) as st, progress_bar(ctx, f"seizures {name}", "stage") as progress:
+            run = run_job(lambda: ingest_partner_seizures(st, settings_of(ctx), url, name, token=token, progress=progress))
+        report(run)
+        return
     fm = _field_mapping(mapping, pairs)
     with opened_store(ctx, store) as st, progress_bar(ctx, f"seizures {file.name}", "stage") as progress:
         run = run_job(lambda: ingest_seizures(st, settings_of(ctx), file, mapping=fm, strict=strict, sheet=sheet, progress=progress))
@@ -193,32 +219,45 @@ def analyse(ctx: click.Context, store: str | None) -> None:
 
 @cli.command()
 @click.argument("layer")
-@click.option("--format", "fmt", type=click.Choice(["geojson"]), default="geojson", show_default=True, help="Output format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Output file (default: stdout).")
+@click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg", "csv", "xlsx", "kml"]), default="geojson", show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Output file (default: stdout; gpkg and xlsx need a file).")
 @click.option("--bbox", metavar="W,S,E,N", help="Only features intersecting this lon/lat box.")
+@click.option("--from", "date_from", metavar="DATE", help="The map's filter: first detected (clearings) or seized (seizures) on or after DATE.")
+@click.option("--to", "date_to", metavar="DATE", help="... on or before DATE.")
+@click.option("--filter", "filters", multiple=True, metavar="NAME=VALUE",
+              help="The map's filters (repeatable): period, confidence, flag, risk, status, aoi, commodity, country (README, 'Exports').")
 @click.option("--where", "wheres", multiple=True, metavar="FIELD=VALUE", help="Only features whose FIELD equals VALUE (repeatable).")
 @click.option("--role", type=click.Choice(["viewer", "planner", "analyst", "ngo", "admin"]), default="ngo", show_default=True,
               help="Export what this role may see: ngo (the default, safe to share: no law-enforcement detail, seizures generalised), viewer (public layers only) or planner/analyst/admin (everything).")
 @store_option
 @click.pass_context
-def export(ctx: click.Context, layer: str, fmt: str, output: Path | None, bbox: str | None, wheres: tuple[str, ...], role: str, store: str | None) -> None:
-    """Export LAYER as RFC 7946 GeoJSON (lon/lat, right-hand rings)."""
+def export(ctx: click.Context, layer: str, fmt: str, output: Path | None, bbox: str | None, date_from: str | None, date_to: str | None,
+           filters: tuple[str, ...], wheres: tuple[str, ...], role: str, store: str | None) -> None:
+    """Export LAYER as GeoJSON (RFC 7946), GeoPackage, CSV, XLSX or KML, with its provenance."""
     from layers.bbox import parse_bbox
+    from layers.errors import FilterError
     from layers.export import export_layer, parse_where
+    from layers.filters import MAP_FILTER_NAMES, parse_filters
     from layers.opaque_ids import load_id_key
     from layers.redaction import Access, check_role
 
+    asked: dict[str, list[str]] = {}
+    pairs = [("from", date_from or ""), ("to", date_to or "")] + [(p.partition("=")[0], p.partition("=")[2]) for p in filters]
+    for name, value in pairs:
+        if value:
+            asked.setdefault(name, []).append(value)
     try:
         box = parse_bbox(bbox) if bbox else None
         where = parse_where(layer, wheres, role)
-    except ValueError as err:
+        chosen = parse_filters(asked, names=MAP_FILTER_NAMES) if asked else None
+    except (ValueError, FilterError) as err:
         raise click.BadParameter(str(err)) from None
     access = Access(check_role(role))
     with opened_store(ctx, store, readonly=True) as st:
         try:
             if access.generalised:
                 access = Access(access.role, load_id_key(settings_of(ctx)))
-            n = export_layer(st, layer, output, bbox=box, where=where, role=access)
+            n = export_layer(st, layer, output, fmt=fmt, bbox=box, where=where, filters=chosen, role=access)
         except EcowatchError as err:
             raise JobFailed(str(err)) from err
     _log_export(ctx, store, layer, role, f"{n} feature(s) as {fmt} to {output or 'stdout'}")
@@ -338,6 +377,7 @@ from cli.store_copy import store_copy as _store_copy  # noqa: E402 - a command i
 
 store_group.add_command(_store_copy)
 cli.add_command(users)
+cli.add_command(tokens)
 
 
 def main() -> None:

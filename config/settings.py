@@ -116,6 +116,10 @@ class Settings(BaseModel):
     stac_url: str = Field("https://earth-search.aws.element84.com/v1", description="Root URL of the STAC API searched by the `stac` provider.")
     stac_collection: str = Field("sentinel-2-l2a", description="STAC collection holding Sentinel-2 L2A items.")
     stac_asset_schemes: tuple[Literal["http", "https"], ...] = Field(("https",), description="URL schemes STAC asset URLs may use.")
+    partner_schemes: tuple[Literal["http", "https"], ...] = Field(
+        ("https",), description="URL schemes a partner's OGC API (ingest --from-ogcapi) may use; add http only on a trusted network."
+    )
+    partner_max_pages: int = Field(10_000, gt=0, description="Most pages one ingest --from-ogcapi reads before it fails (a loop guard).")
     stac_asset_hosts: tuple[str, ...] = Field(
         ("sentinel-cogs.s3.us-west-2.amazonaws.com",),
         description="Hosts STAC asset URLs may point to (host, host:port or *.domain); any other URL is refused.",

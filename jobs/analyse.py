@@ -135,8 +135,11 @@ def analyse(store: Store, settings: Settings, *, progress: Progress | None = Non
     stages = Stages(progress, "analyse", STAGES)
     with recorded_run(store, "analyse", data_dir=settings.data_dir) as run:
         clearings = store.read("clearings", columns=["clearing_id", "first_detected", "confidence", "area_ha", "synthetic"])
-        seizures = store.read("seizures", columns=["seizure_id", "date", "commodity_group", "synthetic"])
+        seizures = store.read("seizures", columns=["seizure_id", "date", "commodity_group", "synthetic", "location_precision"])
         run.read = len(clearings) + len(seizures)
+        # a partner's generalised seizures (a grid cell, jobs.ingest_partner) are matched at no scale:
+        # no links, corridor ties or hotspot counts from a cell centre
+        seizures = seizures[seizures["location_precision"].astype("string").fillna("") != "grid"].drop(columns="location_precision")
         refs = references(store)
         stages.done("read")
         flags = legality_flags(clearings, refs, flag_params(settings))

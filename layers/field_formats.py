@@ -7,6 +7,7 @@ outside it, a point inside it), KML 2.2 holds the polygon and that point. Text i
 at all (control characters), so the files are valid XML whatever the attributes say.
 
 Only what a field team needs goes in: id, area, first detection, risk and the reasons in words.
+:func:`layer_kml_bytes` writes any layer (points, lines, polygons) the same way, for exports.
 """
 
 from __future__ import annotations
@@ -138,4 +139,42 @@ def kml_bytes(frame: pd.DataFrame, *, title: str = "ecowatch: clearings to check
         for poly in getattr(geom, "geoms", [geom]):
             if isinstance(poly, shapely.Polygon):
                 _polygon(multi, poly)
+    return _serialise(root)
+
+
+def _kml_geometry(parent: ET.Element, geom: shapely.Geometry) -> None:
+    if isinstance(geom, shapely.Point):
+        ET.SubElement(ET.SubElement(parent, f"{{{KML_NS}}}Point"), f"{{{KML_NS}}}coordinates").text = f"{geom.x:.7f},{geom.y:.7f}"
+    elif isinstance(geom, shapely.LineString):
+        ET.SubElement(ET.SubElement(parent, f"{{{KML_NS}}}LineString"), f"{{{KML_NS}}}coordinates").text = _coords(geom)
+    elif isinstance(geom, shapely.Polygon):
+        _polygon(parent, geom)
+    else:  # a multi-part geometry or a collection
+        multi = ET.SubElement(parent, f"{{{KML_NS}}}MultiGeometry")
+        for part in getattr(geom, "geoms", []):
+            _kml_geometry(multi, part)
+
+
+def layer_kml_bytes(frame: pd.DataFrame, fields: list[str], *, title: str, description: str = "") -> bytes:
+    """KML 2.2 of any layer: a placemark per row (name: its id), its geometry, ``fields`` as ExtendedData.
+
+    Rows without a geometry (a table that has none) are placemarks without one.
+    """
+    ET.register_namespace("", KML_NS)
+    root = ET.Element(f"{{{KML_NS}}}kml")
+    doc = ET.SubElement(root, f"{{{KML_NS}}}Document")
+    ET.SubElement(doc, f"{{{KML_NS}}}name").text = xml_text(title)
+    if description:
+        ET.SubElement(doc, f"{{{KML_NS}}}description").text = xml_text(description)
+    geoms = list(frame.geometry) if isinstance(frame, gpd.GeoDataFrame) else [None] * len(frame)
+    columns = {name: frame[name].tolist() for name in fields if name in frame.columns}
+    for i, (fid, geom) in enumerate(zip(frame.index.tolist(), geoms, strict=True)):
+        mark = ET.SubElement(doc, f"{{{KML_NS}}}Placemark", {"id": f"f{i}"})
+        ET.SubElement(mark, f"{{{KML_NS}}}name").text = xml_text(fid)
+        data = ET.SubElement(mark, f"{{{KML_NS}}}ExtendedData")
+        for name, values in columns.items():
+            item = ET.SubElement(data, f"{{{KML_NS}}}Data", {"name": name})
+            ET.SubElement(item, f"{{{KML_NS}}}value").text = xml_text(values[i])
+        if geom is not None and not geom.is_empty:
+            _kml_geometry(mark, geom)
     return _serialise(root)

@@ -27,7 +27,7 @@ import orjson
 import pandas as pd
 
 from layers import gpkg_blob, gpkg_grid, gpkg_rtree, gpkg_schema
-from layers.catalog import Layer, get_layer
+from layers.catalog import Field, Layer, get_layer
 from layers.conditions import Between, Contains, Not
 from layers.errors import LayerError, SchemaError, StoreError, StoreReadOnlyError
 from layers.geometry import promote_for_layer
@@ -168,7 +168,7 @@ class GeoPackageStore:
         clauses: list[str] = []
         params: list[Any] = []
         for name, value in (where or {}).items():
-            fld = self._field(layer, name)
+            fld = _FID_FIELD if name == "fid" else self._field(layer, name)
             if isinstance(value, Between | Contains | Not):
                 clause, values = condition_sql(name, fld.type, value)
                 clauses.append(clause)
@@ -439,3 +439,5 @@ class GeoPackageStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+_FID_FIELD = Field("fid", "integer", "The store's row id.")

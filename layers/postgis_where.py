@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from layers.catalog import Layer
+from layers.catalog import Field, Layer
 from layers.conditions import Between, Contains, Not
 from layers.errors import LayerError
 from layers.gpkg_schema import quote
@@ -24,6 +24,8 @@ from layers.store import BBox
 
 
 def field(layer: Layer, name: str) -> Any:
+    if name == "fid":  # the row id, as the GeoPackage backend reads it too (a feature fetched by its id)
+        return Field("fid", "integer", "The store's row id.")
     try:
         return layer.field(name)
     except KeyError as err:

@@ -31,11 +31,12 @@ from typing import Any, Literal, get_args
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 import shapely
 
 from layers.catalog import CATALOG, Field, Layer, get_layer
-from layers.conditions import Between
+from layers.conditions import Between, Contains, Not
 from layers.errors import AccessError, LayerError
 from layers.opaque_ids import opaque_ids
 from layers.store import STORE_CRS, BBox, Store
@@ -250,20 +251,34 @@ def redact(layer: Layer, frame: pd.DataFrame, who: Access | Role, *, judged: boo
     return out
 
 
+def _published_match(ftype: str, published: Any, cond: Any) -> bool:
+    """Whether one published value (as :func:`to_sql` gives it) meets a ``where`` value or condition,
+    as the store's SQL would judge the stored one (:mod:`layers.gpkg_where`)."""
+    if isinstance(cond, Between):
+        if published is None:
+            return False
+        low = to_sql(ftype, cond.low) if cond.low is not None else None
+        high = to_sql(ftype, cond.high) if cond.high is not None else None
+        return (low is None or published >= low) and (high is None or published <= high)
+    if isinstance(cond, Contains):
+        items = orjson.loads(published) if isinstance(published, str) else []
+        return isinstance(items, list) and any(v in items for v in cond.values)
+    if isinstance(cond, Not):
+        values = cond.value if isinstance(cond.value, list | tuple | set) else [cond.value]
+        return published is None or published not in {to_sql(ftype, v) for v in values}
+    if cond is None:
+        return published is None
+    wanted = {to_sql(ftype, v) for v in cond} if isinstance(cond, list | tuple | set) else {to_sql(ftype, cond)}
+    return published in wanted
+
+
 def _filter_published(layer: Layer, frame: pd.DataFrame, where: Mapping[str, Any] | None, bbox: BBox | None) -> pd.DataFrame:
     """Rows of a redacted frame whose published values match ``where`` and whose geometry meets ``bbox``."""
     keep = np.ones(len(frame), dtype=bool)
     for name, value in (where or {}).items():
         ftype = layer.field(name).type
         published = [to_sql(ftype, v) for v in frame[name].tolist()]
-        if isinstance(value, Between):  # a range (a period): compared on the stored form, NULL never inside
-            lo = None if value.low is None else to_sql(ftype, value.low)
-            hi = None if value.high is None else to_sql(ftype, value.high)
-            inside = (v is not None and (lo is None or v >= lo) and (hi is None or v <= hi) for v in published)
-            keep &= np.fromiter(inside, dtype=bool, count=len(published))
-            continue
-        wanted = {to_sql(ftype, v) for v in value} if isinstance(value, list | tuple | set) else {to_sql(ftype, value)}
-        keep &= np.fromiter((v in wanted for v in published), dtype=bool, count=len(published))
+        keep &= np.fromiter((_published_match(ftype, v, value) for v in published), dtype=bool, count=len(published))
     if bbox is not None and isinstance(frame, gpd.GeoDataFrame) and len(frame):
         w, s, e, n = bbox
         b = frame.geometry.bounds

@@ -65,8 +65,8 @@ class Store(Protocol):
         without their geometries when ``geometry`` is False).
 
         ``bbox`` is (west, south, east, north) in degrees and uses the spatial index; ``where`` maps
-        field names to a value, a list of values (equality / IN) or a :mod:`layers.conditions`
-        condition (ranges, list members). ``order_by`` names fields, ``-name`` for descending;
+        field names (or ``fid``, the row id) to a value, a list of values (equality / IN) or a
+        :mod:`layers.conditions` condition (ranges, list members). ``order_by`` names fields, ``-name`` for descending;
         rows come in that order, then in insertion order; ``offset`` skips as many first.
         """
         ...

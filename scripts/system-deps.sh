@@ -7,6 +7,7 @@
 # PostgreSQL with PostGIS 3 for the PostGIS leg of the store tests (scripts/postgis.sh starts a
 # throwaway cluster). The PostGIS package is the one built for the release's PostgreSQL major
 # version (`apt-cache search postgis`: postgresql-15-postgis-3 on Debian 12).
+# gdal-bin gives `ogrinfo`, whose OAPIF driver is the third-party OGC API - Features client of the API tests.
 # Runs as root on CI and on the project's machines; elsewhere it uses sudo when it can.
 set -euo pipefail
 need=()
@@ -25,6 +26,7 @@ if [ -n "$PG_MAJOR" ]; then
 else
   echo "system-deps: cannot tell this release's PostgreSQL version (apt-cache depends postgresql); PostGIS not installed" >&2
 fi
+command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

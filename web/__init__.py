@@ -20,18 +20,22 @@ from web.access import install_access
 from web.api import bp as api_bp
 from web.app_state import EXTENSION_KEY, AppState
 from web.auth import install_auth
+from web.bearer import install_bearer
 from web.error_pages import bp as error_pages_bp
 from web.evidence import bp as evidence_bp
+from web.exports import bp as exports_bp
 from web.hosts import install_host_check
 from web.imagery import bp as imagery_bp
 from web.map import bp as map_bp
 from web.map_search import bp as map_search_bp
+from web.ogcapi import bp as ogcapi_bp
 from web.review import bp as review_bp
 from web.review_files import bp as review_files_bp
 from web.review_sample import bp as review_sample_bp
 from web.review_view import with_query
 from web.security import install_headers
 from web.server import serve
+from web.tiles import bp as tiles_bp
 from web.watch import bp as watch_bp
 
 logger = logging.getLogger(__name__)
@@ -68,11 +72,15 @@ def create_app(settings: Settings, store_url: str | None = None) -> Flask:
     install_host_check(app, settings.trusted_hosts)
     app.register_blueprint(error_pages_bp)
     install_auth(app, settings)
+    install_bearer(app)  # after the CSRF check, before the access check
     install_access(app)
     app.register_blueprint(map_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(map_search_bp)
     app.register_blueprint(imagery_bp)
+    app.register_blueprint(ogcapi_bp)
+    app.register_blueprint(exports_bp)
+    app.register_blueprint(tiles_bp)
     for desk in (review_bp, review_files_bp, review_sample_bp):
         app.register_blueprint(desk)
     app.register_blueprint(evidence_bp)

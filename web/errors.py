@@ -79,7 +79,17 @@ class UnauthorizedError(WebError, PermissionError):
     code = "unauthorized"
 
     def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": 'Session realm="ecowatch", login="/login"'}
+        # programs send an API token (RFC 6750); browsers log in
+        return {"WWW-Authenticate": 'Bearer realm="ecowatch", Session realm="ecowatch", login="/login"'}
+
+
+class InvalidTokenError(UnauthorizedError):
+    """An ``Authorization: Bearer`` token that is malformed, unknown, expired or revoked (HTTP 401)."""
+
+    code = "invalid_token"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="ecowatch", error="invalid_token", error_description="the token is unknown, expired or revoked"'}
 
 
 class ForbiddenError(WebError, PermissionError):

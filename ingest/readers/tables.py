@@ -165,6 +165,32 @@ def _unsafe_xml(name: str, err: BaseException) -> SourceError | None:
     )
 
 
+def _refuse_xml_declarations(path: Path, name: str) -> None:
+    """Refuse a workbook any of whose XML parts declares a DTD or entities, before openpyxl reads it.
+
+    openpyxl parses through defusedxml only when lxml is not installed (with lxml it uses lxml's own
+    parser); so every part's prologue is read here through defusedxml, whatever is installed. The
+    declarations come before the root element: each part is read only up to its first element.
+    """
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import iterparse
+
+    with zipfile.ZipFile(path) as zf:
+        for member in zf.namelist():
+            if not member.endswith((".xml", ".rels", ".vml")):
+                continue
+            try:
+                with zf.open(member) as fh:
+                    for _ in iterparse(fh, events=("start",)):
+                        break
+            except DefusedXmlException as err:
+                raise _unsafe_xml(name, err) or SourceError(name, f"holds XML that is not safe to parse ({err})") from err
+            except (ParseError, zipfile.BadZipFile, OSError, ValueError, KeyError, RuntimeError):
+                continue  # XML or zip trouble that is not a declaration: openpyxl reports it, with its message
+
+
 def read_xlsx_table(path: Path, *, limits: Limits, sheet: str | None = None, name: str | None = None) -> Table:
     """Read one sheet of an XLSX workbook (cells as typed; a row with a formula cell rejected).
 
@@ -186,6 +212,7 @@ def read_xlsx_table(path: Path, *, limits: Limits, sheet: str | None = None, nam
         raise SourceError(name, f"is not a workbook ecowatch can open: {err.reason}") from err
     if not openpyxl.DEFUSEDXML:
         raise SourceError(name, "was not read: openpyxl would parse its XML without defusedxml (OPENPYXL_DEFUSEDXML is set in the environment); unset it")
+    _refuse_xml_declarations(path, name)
     # openpyxl leaves the archive it opened unclosed when it fails; it never closes one it is given
     with path.open("rb") as fh, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

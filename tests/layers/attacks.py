@@ -18,19 +18,25 @@ estimate is closer to the true point than the centre of the seizure's published 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import geopandas as gpd
 import h3
+import mapbox_vector_tile
 import numpy as np
+import openpyxl
 import orjson
 import pandas as pd
+import pyogrio
 import shapely
+import shapely.geometry
 from pyproj import Transformer
 
 from config import Settings
@@ -44,6 +50,7 @@ from layers.redaction import Access
 from web import create_app
 
 CELL = 0.1
+GENERATED_AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)  # exports made at one time, so that two scenarios' files compare byte for byte
 UTM = "EPSG:32648"
 _TO_UTM = Transformer.from_crs("EPSG:4326", UTM, always_xy=True)
 WORLD = "-180,-90,180,90"
@@ -147,9 +154,51 @@ class Outputs:
                 yield layer, f
 
 
+def _table_features(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        row = dict(row)
+        fid = row.pop("id")
+        if "lon" in row:
+            geometry: Any = {"type": "Point", "coordinates": [float(row.pop("lon")), float(row.pop("lat"))]}
+        elif "wkt" in row:
+            wkt = row.pop("wkt")  # a geometry too large for a spreadsheet cell is a note in parentheses
+            geometry = shapely.geometry.mapping(shapely.from_wkt(wkt)) if wkt and not wkt.startswith("(") else None
+        else:
+            geometry = None
+        out.append({"id": fid, "geometry": geometry, "properties": row})
+    return out
+
+
 def _read_export(path: Path, fmt: str) -> list[dict[str, Any]]:
+    """The features of an exported file, whatever its format (values as the format holds them)."""
     if fmt == "geojson":
         return list(orjson.loads(path.read_bytes())["features"])
+    if fmt == "csv":
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith(("#", '"#'))]
+        return _table_features(list(csv.DictReader(lines)))
+    if fmt == "xlsx":
+        book = openpyxl.load_workbook(path, read_only=True)
+        try:
+            values = [list(r) for r in book["features"].iter_rows(values_only=True)]
+        finally:
+            book.close()
+        return _table_features([dict(zip(values[0], r, strict=True)) for r in values[1:]]) if values else []
+    if fmt == "gpkg":
+        frame = pyogrio.read_dataframe(path, layer=pyogrio.list_layers(path)[0][0])
+        feats = orjson.loads(frame.to_json(na="null")) if isinstance(frame, gpd.GeoDataFrame) else {"features": [
+            {"properties": r, "geometry": None} for r in frame.to_dict("records")]}
+        return [{"id": f["properties"].pop("feature_id"), "geometry": f["geometry"], "properties": f["properties"]} for f in feats["features"]]
+    if fmt == "kml":
+        ns = {"k": "http://www.opengis.net/kml/2.2"}
+        root = ElementTree.fromstring(path.read_bytes())
+        out = []
+        for mark in root.iterfind(".//k:Placemark", ns):
+            props = {d.get("name"): d.findtext("k:value", default="", namespaces=ns) for d in mark.iterfind(".//k:Data", ns)}
+            point = mark.findtext("k:Point/k:coordinates", namespaces=ns)
+            geometry = {"type": "Point", "coordinates": [float(v) for v in point.split(",")]} if point else None
+            out.append({"id": mark.findtext("k:name", namespaces=ns), "geometry": geometry, "properties": props})
+        return out
     raise AssertionError(f"the attacker test has no reader for export format {fmt!r}: add one")
 
 
@@ -162,7 +211,12 @@ ROUTE_ARGUMENTS: dict[str, dict[str, object]] = {
 }
 
 
-def ngo_outputs(store_path: Path, settings: Settings, key: bytes, tmp: Path) -> Outputs:
+def _canonical(features: list[dict[str, Any]]) -> bytes:
+    """What a binary export says, independent of its container's timestamps (for byte comparisons)."""
+    return orjson.dumps(features, option=orjson.OPT_SORT_KEYS, default=str)
+
+
+def ngo_outputs(store_path: Path, settings: Settings, key: bytes, tmp: Path, *, thorough: bool = True) -> Outputs:
     """Every layer exported as ngo in every format, and every route of the app served as ngo."""
     out = Outputs()
     access = Access("ngo", key)
@@ -171,12 +225,13 @@ def ngo_outputs(store_path: Path, settings: Settings, key: bytes, tmp: Path) -> 
             for fmt in FORMATS:
                 path = tmp / f"{layer.name}.{fmt}"
                 try:
-                    export_layer(store, layer.name, path, role=access)
+                    export_layer(store, layer.name, path, fmt=fmt, role=access, generated_at=GENERATED_AT)
                 except LayerError:
                     out.refused.add(layer.name)
                     continue
-                out.bodies[f"export {layer.name} {fmt}"] = path.read_bytes()
-                out.features[(f"export-{fmt}", layer.name)] = _read_export(path, fmt)
+                feats = _read_export(path, fmt)
+                out.bodies[f"export {layer.name} {fmt}"] = _canonical(feats) if fmt in ("gpkg", "xlsx") else path.read_bytes()
+                out.features[(f"export-{fmt}", layer.name)] = feats
     password = "attacker-ngo-password"
     with open_store(store_path) as store:
         add_account(store, "attacker-ngo", "ngo", password, params=HashParams(1, 1024, 1), min_length=12, replace=True)
@@ -185,8 +240,12 @@ def ngo_outputs(store_path: Path, settings: Settings, key: bytes, tmp: Path) -> 
     token = client.get("/login").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
     logged_in = client.post("/login", data={"username": "attacker-ngo", "password": password, "csrf_token": token})
     assert logged_in.status_code == 303, logged_in.status_code
+    ogc_endpoints = set()
     for rule in app.url_map.iter_rules():
         if "GET" not in (rule.methods or set()) or rule.endpoint == "static" or rule.endpoint.startswith("auth."):
+            continue
+        if rule.endpoint.startswith(("ogcapi.", "exports.", "tiles.")):
+            ogc_endpoints.add(rule.endpoint)
             continue
         if rule.rule.startswith("/review/"):
             # the review desk refuses the ngo role whole: nothing of it may answer
@@ -231,6 +290,8 @@ def ngo_outputs(store_path: Path, settings: Settings, key: bytes, tmp: Path) -> 
                 out.features[("api", name)] = orjson.loads(response.data)["features"]
             elif url.endswith("/layers"):
                 out.api_counts = {lyr["name"]: lyr["count"] for lyr in orjson.loads(response.data)["layers"]}
+    assert ogc_endpoints == OGC_ENDPOINTS, f"OGC API routes the attacker test does not read: {ogc_endpoints ^ OGC_ENDPOINTS}: extend ogc_outputs"
+    ogc_outputs(client, out, tmp, thorough=thorough)
     app.extensions["ecowatch"].close()
     return out
 
@@ -263,6 +324,81 @@ def _evidence_reports(app: Any, client: Any, endpoint: str, out: Outputs) -> Non
         assert response.status_code == 200, (url, response.status_code)
         if not endpoint.endswith("_pdf"):
             out.bodies[f"GET {url}"] = response.data
+
+
+OGC = "/api/ogc"
+OGC_ENDPOINTS = {f"ogcapi.{e}" for e in ("landing", "conformance", "openapi", "openapi_html", "collections_list", "collection", "queryables_doc", "items", "item")}
+OGC_ENDPOINTS |= {"exports.download", "tiles.tile"}
+# the probes an attacker makes with boxes and filters: 0.05-degree boxes over the scenario's region
+# (half a cell), one box per published and per suppressed cell's centre, each month, each group
+PROBE_BOXES = [f"{107.0 + i * 0.05:.2f},{13.0 + j * 0.05:.2f},{107.05 + i * 0.05:.2f},{13.05 + j * 0.05:.2f}" for i in range(20) for j in range(16)]
+PROBE_FILTERS = [f"datetime=2023-{m:02d}-01/2023-{m:02d}-28" for m in range(1, 13)] + ["commodity_group=timber", "commodity_group=wildlife"]
+
+
+def _ogc_get(client: Any, out: Outputs, url: str, media: str = "application/json") -> Any:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code, response.data[:200])
+    out.bodies[f"GET {url}"] = response.data
+    return orjson.loads(response.data) if media == "application/json" else response.data
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
+    n = 2**z
+    return z, int((lon + 180) / 360 * n), int((1 - np.arcsinh(np.tan(np.radians(lat))) / np.pi) / 2 * n)
+
+
+def _tiles(layer: str) -> list[tuple[int, int, int]]:
+    """The tiles over the scenario's region at zooms 6 and 10, and for seizures at zoom 14 the tile of every
+    cell's centre in the region (where published points are), chosen without the truth."""
+    out = {_tile_of(lon, lat, z) for z in (6, 10) for lon in np.arange(107.0, 108.01, 0.1) for lat in np.arange(13.0, 13.81, 0.1)}
+    if layer == "seizures":
+        out |= {_tile_of(107.05 + i * CELL, 13.05 + j * CELL, 14) for i in range(10) for j in range(8)}
+    return sorted(out)
+
+
+def ogc_outputs(client: Any, out: Outputs, tmp: Path, *, thorough: bool = True) -> None:
+    """Every OGC API - Features resource as ngo: documents, collections, every page of items (JSON
+    and HTML), every single item, probes with small boxes and filters, and every download."""
+    for path in ("", "/conformance", "/api", "/api.html", "/collections", "/?f=html", "/collections?f=html"):
+        _ogc_get(client, out, OGC + path, "text/html" if "html" in path else "application/json")
+    for collection in _ogc_get(client, out, OGC + "/collections")["collections"]:
+        name = collection["id"]
+        _ogc_get(client, out, f"{OGC}/collections/{name}")
+        _ogc_get(client, out, f"{OGC}/collections/{name}/queryables")
+        if not thorough:  # a large store (the demo): the first page, one item, one download
+            page = _ogc_get(client, out, f"{OGC}/collections/{name}/items?limit=100")
+            out.features[("ogc-first-page", name)] = page["features"]
+            for f in page["features"][:1]:
+                _ogc_get(client, out, f"{OGC}/collections/{name}/items/{f['id']}")
+            response = client.get(f"/api/exports/{name}/geojson")
+            assert response.status_code == 200, (name, response.status_code)
+            continue
+        feats: list[dict[str, Any]] = []
+        url: str | None = f"{OGC}/collections/{name}/items?limit=7"
+        while url:
+            page = _ogc_get(client, out, url)
+            feats += page["features"]
+            nxt = [link["href"] for link in page["links"] if link["rel"] == "next"]
+            url = nxt[0].removeprefix("http://localhost") if nxt else None
+        assert len(feats) == page["numberMatched"], name
+        out.features[("ogc", name)] = feats
+        _ogc_get(client, out, f"{OGC}/collections/{name}/items?limit=7&f=html", "text/html")
+        for f in feats:
+            _ogc_get(client, out, f"{OGC}/collections/{name}/items/{f['id']}")
+        if name == "seizures":
+            for probe in [f"bbox={b}" for b in PROBE_BOXES] + PROBE_FILTERS:
+                _ogc_get(client, out, f"{OGC}/collections/seizures/items?{probe}")
+        for z, x, y in _tiles(name):  # vector tiles, decoded (cells at low zoom, features at high)
+            response = client.get(f"/api/tiles/{name}/{z}/{x}/{y}.mvt")
+            assert response.status_code == 200, (name, z, x, y, response.status_code)
+            out.bodies[f"GET /api/tiles/{name}/{z}/{x}/{y}.mvt"] = _canonical([mapbox_vector_tile.decode(response.data)])
+        for fmt in FORMATS:  # the app's downloads: files made now, compared by what they hold
+            response = client.get(f"/api/exports/{name}/{fmt}")
+            assert response.status_code == 200, (name, fmt, response.status_code)
+            path = tmp / f"web-{name}.{fmt}"
+            path.write_bytes(response.data)
+            out.features[(f"web-export-{fmt}", name)] = _read_export(path, fmt)
+            out.bodies[f"GET /api/exports/{name}/{fmt}"] = _canonical(out.features[(f"web-export-{fmt}", name)])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ def _urls(app: Flask) -> list[tuple[str, str]]:
     adapter = app.url_map.bind("localhost")
     urls = []
     for rule in app.url_map.iter_rules():
-        plausible = {"filename": "favicon.svg", "day": "2024-02-01", "z": 0, "x": 0, "y": 0}
+        plausible = {"filename": "favicon.svg", "day": "2024-02-01", "z": 1, "x": 1, "y": 1, "fmt": "csv", "feature_id": "1"}
         values = {arg: plausible.get(arg, "clearings") for arg in rule.arguments}
         url = adapter.build(rule.endpoint, values)
         urls += [(m, url) for m in sorted((rule.methods or set()) - {"OPTIONS"})]

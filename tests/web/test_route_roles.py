@@ -61,6 +61,24 @@ CASES: tuple[Case, ...] = (
     Case("map_search.find", "GET", "/api/search?q=CL-0001", {ANON: 401, **_all(200)}),
     Case("imagery.dates", "GET", "/api/imagery/dates", {ANON: 401, **_all(200, viewer=403)}),
     Case("imagery.tile", "GET", "/tiles/imagery/2024-02-01/12/3269/1906.png", {ANON: 302, **_all(200, viewer=403)}),
+    # OGC API - Features: every role reads the collections it may see; others are unknown to it (404)
+    Case("ogcapi.landing", "GET", "/api/ogc", {ANON: 401, **_all(200)}),
+    Case("ogcapi.conformance", "GET", "/api/ogc/conformance", {ANON: 401, **_all(200)}),
+    Case("ogcapi.openapi", "GET", "/api/ogc/api", {ANON: 401, **_all(200)}),
+    Case("ogcapi.openapi_html", "GET", "/api/ogc/api.html", {ANON: 401, **_all(200)}),
+    Case("ogcapi.collections_list", "GET", "/api/ogc/collections", {ANON: 401, **_all(200)}),
+    Case("ogcapi.collection", "GET", "/api/ogc/collections/seizures", {ANON: 401, **_all(200, viewer=404)}),
+    Case("ogcapi.queryables_doc", "GET", "/api/ogc/collections/clearings/queryables", {ANON: 401, **_all(200)}),
+    Case("ogcapi.items", "GET", "/api/ogc/collections/seizures/items", {ANON: 401, **_all(200, viewer=404)}),
+    Case("ogcapi.items", "GET", "/api/ogc/collections/users/items", {ANON: 401, **_all(404)}),
+    # row 1 is CL-0001, not confirmed: the viewer does not see it
+    Case("ogcapi.item", "GET", "/api/ogc/collections/clearings/items/1", {ANON: 401, **_all(200, viewer=404)}),
+    # vector tiles: every role, of the layers it may read
+    Case("tiles.tile", "GET", "/api/tiles/clearings/10/817/468.mvt", {ANON: 401, **_all(200)}),
+    Case("tiles.tile", "GET", "/api/tiles/seizures/10/817/468.mvt", {ANON: 401, **_all(200, viewer=404)}),
+    # downloads: every role but the viewer (who only views) exports what it may see
+    Case("exports.download", "GET", "/api/exports/clearings/csv", {ANON: 401, **_all(200, viewer=403)}),
+    Case("exports.download", "GET", "/api/exports/seizures/gpkg?period=2024", {ANON: 401, **_all(200, viewer=403)}),
     # the review desk: planners look, analysts and admins decide; the admin decides second, on
     # the version the analyst's decision replaced, and is answered 409
     Case("review.queue", "GET", "/review/", {ANON: 302, **DESK_ONLY}),
