@@ -206,7 +206,9 @@ def _refresh(conn: sqlite3.Connection, table: str, last: int) -> None:
     ):
         found.append(fid)
         heads.append(blob_head)
-    noted = int(conn.execute(f"SELECT count(DISTINCT fid) FROM temp.{_TOUCHED} WHERE fid <= ?", (last,)).fetchone()[0])
+    # every noted fid counts, those above ``last`` too: a row whose fid an earlier update raised
+    # above the sequence, deleted now, is found by no SELECT above but its entry must go
+    noted = int(conn.execute(f"SELECT count(*) FROM temp.{_TOUCHED}").fetchone()[0])
     fids = np.array(found, dtype=np.int64)
     changes = noted + int((fids > last).sum())  # entries that may go or come
     if not changes:
