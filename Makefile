@@ -4,12 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup system-deps lint typecheck unit bench-quick clean
+.PHONY: demo test setup system-deps lint typecheck unit unit-postgis unit-slow bench-quick clean
 
 demo: $(STAMP)
 	$(BIN)/ecowatch demo
 
-test: $(STAMP) system-deps lint typecheck unit bench-quick
+test: $(STAMP) system-deps lint typecheck unit unit-postgis unit-slow bench-quick
 
 setup: $(STAMP)
 
@@ -29,9 +29,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# the tests run beside a throwaway PostGIS cluster (scripts/postgis.sh): the `backend` tests run on both stores
+# The default run: everything but the PostGIS leg and the minutes-long runs (pyproject's addopts).
 unit: $(STAMP)
-	bash scripts/postgis.sh bash scripts/run-tests.sh $(BIN)/python
+	bash scripts/run-tests.sh $(BIN)/python
+
+# The PostGIS leg of the `backend` tests, beside a throwaway cluster (scripts/postgis.sh).
+unit-postgis: $(STAMP)
+	bash scripts/postgis.sh bash scripts/run-tests.sh $(BIN)/python -m 'postgis and not slow'
+
+# The attacker's full crawls and the demo store end to end (any of them on PostGIS too).
+unit-slow: $(STAMP)
+	bash scripts/postgis.sh bash scripts/run-tests.sh $(BIN)/python -m slow
 
 bench-quick: $(STAMP)
 	@bash scripts/postgis.sh bash -c 'for b in benchmarks/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b --quick"; $(BIN)/python "$$b" --quick || exit 1; done'

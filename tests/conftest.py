@@ -47,12 +47,24 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # A test marked `backend` that asks for `store_url` runs once per backend: a GeoPackage file, and a
 # PostGIS schema of its own in the server scripts/postgis.sh starts (POSTGIS_TEST_URL).
 # Without that server the PostGIS run is skipped, saying why; with CI=true it fails instead.
-BACKENDS = ("gpkg", "postgis")
+# Every PostGIS run carries the `postgis` mark: `make test` runs them as a step of their own beside
+# the server (the default `pytest` run deselects them and needs no server; see pyproject.toml).
+POSTGIS = pytest.param("postgis", marks=pytest.mark.postgis, id="postgis")
+BACKENDS = ("gpkg", POSTGIS)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("backend") and "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", BACKENDS)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """No PostGIS run escapes its step: a test on the PostGIS backend without the mark is an error."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "postgis" and item.get_closest_marker("postgis") is None:
+            raise pytest.UsageError(f"{item.nodeid} runs on PostGIS without the `postgis` mark (use tests.conftest.POSTGIS)")
 
 
 @pytest.fixture

@@ -20,6 +20,9 @@ from layers import catalog
 from layers.opaque_ids import opaque_ids
 from tests.layers import attacks
 
+# the full crawls take minutes: `make test` runs them in its `slow` step (pyproject.toml)
+pytestmark = pytest.mark.slow
+
 KEY_TEXT = "attacker-test-secret-" + "k" * 24
 KEY = KEY_TEXT.encode()
 

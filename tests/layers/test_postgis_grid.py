@@ -12,9 +12,10 @@ from layers.aggregates import grid_aggregate
 from layers.filters import MAP_FILTER_NAMES, parse_filters
 from layers.redaction import count_redacted
 from layers.store_copy import copy_store
+from tests.conftest import POSTGIS
 from tests.layers.test_aggregates import FILTERS, NGO, VIEWER, VIEWS, _store
 
-pytestmark = pytest.mark.parametrize("backend", ["postgis"])  # compared with the GeoPackage inside
+pytestmark = pytest.mark.parametrize("backend", [POSTGIS])  # compared with the GeoPackage inside
 
 
 def test_cells_equal_the_geopackages(store_url: str, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import POSTGIS
 from tests.web.conftest import build_map_store
 from tests.web.test_api import (  # noqa: F401 - collected again here, on PostGIS
     test_bbox_filter_keeps_only_features_in_the_box,
@@ -25,7 +26,7 @@ from tests.web.test_review import (  # noqa: F401 - collected again here, on Pos
     test_queue_order_filters_and_csp,
 )
 
-pytestmark = pytest.mark.parametrize("backend", ["postgis"])  # the GeoPackage runs are the modules' own
+pytestmark = pytest.mark.parametrize("backend", [POSTGIS])  # the GeoPackage runs are the modules' own
 
 
 @pytest.fixture
