@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from geo.change.baseline import season_order, season_window
-from geo.change.detection import HIGH, LOW, NONE, UNASSESSED, ChangeParams, ChangeResult
+from geo.change.detection import HIGH, LOW, NONE, UNASSESSED, WEAK, ChangeParams, ChangeResult
 from geo.change.masks import SCL_WATER, dilate_clouds, range_bounds, valid_ranges
 
 
@@ -25,6 +25,29 @@ def _median(sorted_values: np.ndarray, n: np.ndarray) -> np.ndarray:
     hi = np.take_along_axis(sorted_values, h, axis=0)[0]
     lo = np.take_along_axis(sorted_values, np.maximum(h - 1, 0), axis=0)[0]
     return np.where(n % 2 == 1, hi, (lo + hi) / 2.0)
+
+
+class _Machine:
+    """A candidate's state per pixel (start, confirmations, status, first drops), stepped date by date."""
+
+    def __init__(self, h: int, w: int) -> None:
+        self.start = np.full((h, w), -1, np.int64)
+        self.confirms = np.zeros((h, w), np.int64)
+        self.status = np.full((h, w), NONE, np.uint8)
+        self.dn0 = np.full((h, w), np.nan)
+        self.ds0 = np.full((h, w), np.nan)
+
+    def step(self, m: int, dropped: np.ndarray, ends: np.ndarray, dn: np.ndarray, ds: np.ndarray, n_confirm: int) -> None:
+        """Date ``m``: where ``dropped`` a drop (starts or confirms), where ``ends`` a candidate ends."""
+        fresh = dropped & (self.start < 0)
+        self.confirms = np.where(fresh, 0, np.where(dropped, self.confirms + 1, self.confirms))
+        self.dn0 = np.where(fresh, dn, self.dn0)
+        self.ds0 = np.where(fresh, ds, self.ds0)
+        self.start = np.where(fresh, m, self.start)
+        self.status = np.where(dropped, np.where(self.confirms >= n_confirm, HIGH, LOW), self.status).astype(np.uint8)
+        reset = ends & (self.start >= 0)
+        self.start = np.where(reset, -1, self.start)
+        self.status = np.where(reset, NONE, self.status).astype(np.uint8)
 
 
 def detect_change_numpy(
@@ -65,6 +88,8 @@ def detect_change_numpy(
     confirms = np.zeros((h, w), np.int64)
     dn0 = np.full((h, w), np.nan)
     ds0 = np.full((h, w), np.nan)
+    weak = _Machine(h, w)  # the weak candidate (hysteresis growth): the same machine at grow_share of the drops
+    w_ndvi, w_swir = params.ndvi_drop * params.grow_share, params.nbr_drop * params.grow_share
     for m in range(n_t - nb):
         t = nb + m
         last = np.where(observed[t], m, last)
@@ -99,6 +124,9 @@ def detect_change_numpy(
             dropped = informative & big & below & (vn < ylow - params.low_margin)
             recovered = (rn - vn < params.ndvi_drop * params.recovery_share) | (rs - vs < params.nbr_drop * params.recovery_share)
             ends = informative & ((big & ~dropped) | (~big & recovered))
+            w_big = (rn - vn >= w_ndvi) & (rs - vs >= w_swir)
+            w_dropped = informative & w_big & below & (vn < ylow - params.low_margin)
+            weak.step(m, w_dropped, informative & ((w_big & ~w_dropped) | (~w_big & recovered)), rn - vn, rs - vs, params.confirm_observations)
         fresh = dropped & (start < 0)
         confirms = np.where(fresh, 0, np.where(dropped, confirms + 1, confirms))
         dn0 = np.where(fresh, rn - vn, dn0)
@@ -108,7 +136,10 @@ def detect_change_numpy(
         reset = ends & (start >= 0)
         start = np.where(reset, -1, start)
         status = np.where(reset, NONE, status).astype(np.uint8)
-    flagged = (status == LOW) | (status == HIGH)
+    grown = (status == NONE) & ((weak.status == LOW) | (weak.status == HIGH))
+    status = np.where(grown, WEAK, status).astype(np.uint8)
+    start, dn0, ds0 = np.where(grown, weak.start, start), np.where(grown, weak.dn0, dn0), np.where(grown, weak.ds0, ds0)
+    flagged = (status == LOW) | (status == HIGH) | grown
     return ChangeResult(
         status=status, first=np.where(flagged, start, -1).astype(np.int16), last=last.astype(np.int16),
         ndvi_drop=np.where(flagged, dn0, np.nan).astype(np.float32), nbr_drop=np.where(flagged, ds0, np.nan).astype(np.float32),

@@ -8,8 +8,6 @@ not hold said so below.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from synthetic.evaluation import TEST_CASES
@@ -34,7 +32,7 @@ def test_all_alerts_find_the_clearings(scores):
     assert every.big_truth >= 20
     assert every.recall_big >= 0.90, every
     assert every.precision >= 0.80, every
-    assert not math.isnan(every.degradation_recall)  # printed by the benchmark; the aim is >= 0.5
+    assert every.degradation_recall >= 0.5, every  # the aim; 0.65 since hysteresis growth (0.54 before)
 
 
 @pytest.mark.parametrize("control", [c for c, _, _ in TEST_CASES if c.startswith("control_")])
