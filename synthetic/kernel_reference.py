@@ -103,7 +103,7 @@ def detect_change_numpy(
         rn = _median(sorted_n, j)
         rs = _median(np.sort(np.where(take, vals_s, np.nan), axis=0), j)
         rx = _median(np.sort(np.where(take, bx[order[m]], np.nan), axis=0), j)
-        evaluated &= ~(n[t] > rx * (1.0 + params.nir_rise_max))  # brighter than the season's NIR: skipped
+        bright = n[t] > rx * (1.0 + params.nir_rise_max)  # brighter than the season's NIR: haze, or a greener canopy
         cum = np.cumsum(valid, axis=0)  # the low range: dates within the window, and at least n_season valid ones
         rank = np.arange(nb)[:, None, None]
         in_low = valid & ((rank < n_low[m]) | (cum - valid < n_season))
@@ -114,6 +114,7 @@ def detect_change_numpy(
         rlow_s = np.take_along_axis(sorted_ls, (params.low_quantile * (jl - 1)).astype(np.int64)[None], axis=0)[0]
         informative = evaluated & ~(rn < np.minimum(params.forest_ndvi_min, med - params.ndvi_drop))  # not a dormant season
         if nb == 1:  # the kernel's one-date path compares against the date itself, in this order; any non-drop ends
+            informative &= ~bright
             dropped = informative & (rn - vn >= params.ndvi_drop) & (vn <= rn - params.low_margin) & (rs - vs >= params.nbr_drop)
             ends = informative & ~dropped
         else:
@@ -121,12 +122,16 @@ def detect_change_numpy(
             ylow = np.take_along_axis(srt, (params.low_quantile * (k1 - 1)).astype(np.int64)[None], axis=0)[0]
             ylow = np.where(ylow > params.bare_ndvi_max, np.inf, ylow)
             below = (vn < rlow - params.low_margin) | (vs < rlow_s - params.low_margin)  # out of the season's range in either index
+            greener = bright & (rn - vn < params.ndvi_drop * params.recovery_share) & (rs - vs < params.nbr_drop * params.recovery_share)
+            ends_green = informative & greener  # green again in both indices: a canopy, not haze; it ends a candidate
+            informative &= ~bright
             dropped = informative & big & below & (vn < ylow - params.low_margin)
             recovered = (rn - vn < params.ndvi_drop * params.recovery_share) | (rs - vs < params.nbr_drop * params.recovery_share)
-            ends = informative & ((big & ~dropped) | (~big & recovered))
+            ends = ends_green | (informative & ((big & ~dropped) | (~big & recovered)))
             w_big = (rn - vn >= w_ndvi) & (rs - vs >= w_swir)
             w_dropped = informative & w_big & below & (vn < ylow - params.low_margin)
-            weak.step(m, w_dropped, informative & ((w_big & ~w_dropped) | (~w_big & recovered)), rn - vn, rs - vs, params.confirm_observations)
+            w_ends = ends_green | (informative & ((w_big & ~w_dropped) | (~w_big & recovered)))
+            weak.step(m, w_dropped, w_ends, rn - vn, rs - vs, params.confirm_observations)
         fresh = dropped & (start < 0)
         confirms = np.where(fresh, 0, np.where(dropped, confirms + 1, confirms))
         dn0 = np.where(fresh, rn - vn, dn0)

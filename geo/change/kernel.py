@@ -160,12 +160,15 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
             z = np.float64(zi)
             vs = (x - z) / (x + z)
             rn, rs, rx = season_reference(order[m], bn, bx, bz, n_season, sn, ss, sx)
-            if x > rx * (1.0 + nir_rise):  # brighter in NIR than the season's baseline: thin cloud or haze
-                continue
             if rn < min(forest_min, med - d_ndvi):  # a dormant season (leaf-off, snow): neither a drop nor a recovery
                 continue
             dn = rn - vn
             ds = rs - vs
+            if x > rx * (1.0 + nir_rise):  # brighter in NIR than the season's baseline: haze or thin cloud, never a drop ...
+                if dn < d_ndvi * recovery and ds < d_swir * recovery:  # ... unless green again in both indices: a canopy (a crop regrown)
+                    start, confirms, st, began = _advance(-1, m, start, confirms, st, n_confirm)
+                    wstart, wconfirms, wst, began = _advance(-1, m, wstart, wconfirms, wst, n_confirm)
+                continue
             weak = dn >= w_ndvi and ds >= w_swir
             within = weak and (
                 (vn >= season_low(order[m], bn, n_low[m], n_season, low_q, snir) - low_margin
