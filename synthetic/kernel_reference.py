@@ -65,7 +65,7 @@ def detect_change_numpy(
         ok |= (codes >= lo) & (codes <= hi)
     r, n, s = (a.astype(np.float64) for a in (red, nir, swir))
     observed = ok & (r > 0) & (n > 0) & (s > 0)
-    usable = observed & (codes != SCL_WATER) & (n > r)
+    usable = observed & (codes != SCL_WATER) & ((n > r) | (s >= n))  # NDVI <= 0 counts when SWIR >= NIR: bare ground
     with np.errstate(divide="ignore", invalid="ignore"):
         ndvi = (n - r) / (n + r)
         nbr = (n - s) / (n + s)

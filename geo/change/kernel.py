@@ -9,7 +9,9 @@ through Dask). Both call the same row function, so their results are identical.
 Per pixel (see :mod:`geo.change.detection` for the parameters):
 
 1. baseline: the NDVI and SWIR index of every *usable* baseline observation (valid SCL, no
-   reflectance 0, not water: SCL 6 or NDVI <= 0); fewer than ``min_obs`` leaves the pixel
+   reflectance 0, not water: SCL 6, or NDVI <= 0 with SWIR darker than NIR — an NDVI <= 0 with
+   SWIR at least as bright as NIR is bare ground, tilled soil or rock, and counts: water and snow
+   are dark in SWIR); fewer than ``min_obs`` leaves the pixel
    ``UNASSESSED``; its median NDVI is ``base_ndvi``;
 2. forest: the supplied mask, else median NDVI >= ``forest_min``; other pixels are
    ``UNASSESSED`` (their last valid observation is still recorded, for observation gaps);
@@ -98,7 +100,7 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
             y = np.float64(red[t, r, c])
             x = np.float64(nir[t, r, c])
             z = np.float64(swir[t, r, c])
-            if in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and code != water and y > 0.0 and z > 0.0 and x > y:
+            if in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and code != water and y > 0.0 and z > 0.0 and x > 0.0 and (x > y or z >= x):
                 v = (x - y) / (x + y)
                 bn[t] = v
                 bx[t] = x  # the SWIR index is computed only when needed (season_reference)
@@ -213,7 +215,7 @@ def _bands_row_one(r, red, nir, swir, scl, lo0, hi0, lo1, hi1, lo2, hi2, water, 
         y0 = np.float64(red[0, r, c])
         x0 = np.float64(nir[0, r, c])
         z0 = np.float64(swir[0, r, c])
-        usable = in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and code != water and y0 > 0.0 and z0 > 0.0 and x0 > y0 and min_obs <= 1
+        usable = in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and code != water and y0 > 0.0 and z0 > 0.0 and x0 > 0.0 and (x0 > y0 or z0 >= x0) and min_obs <= 1
         m = (x0 - y0) / (x0 + y0) if usable else np.nan
         med[c] = m
         base_ndvi[r, c] = m

@@ -86,6 +86,19 @@ def test_a_drop_short_of_the_thresholds_is_weak():
         detect_change(red, nir, swir, scl, n_baseline=6, params=ChangeParams(grow_share=0.0))
 
 
+def test_bare_ground_below_ndvi_zero_counts_in_the_baseline_water_does_not():
+    """A tilled field whose bare dates have NDVI < 0 (SWIR brighter than NIR) is no forest; dark-SWIR
+    NDVI < 0 (water) is left out of the baseline as before."""
+    red, nir, swir, scl = series()
+    red[0:4, 0:3, 0:3], nir[0:4, 0:3, 0:3], swir[0:4, 0:3, 0:3] = 2500, 2300, 2800  # bare soil, NDVI -0.04
+    red[0:4, 5:8, 5:8], nir[0:4, 5:8, 5:8], swir[0:4, 5:8, 5:8] = 400, 300, 100  # water, NDVI -0.14
+    clear(red, nir, swir, 8, slice(0, 8), slice(0, 8))
+    r = detect_change(red, nir, swir, scl, n_baseline=6)
+    assert r.baseline_ndvi[1, 1] == pytest.approx((2500 - 2300) / -4800, abs=1e-6)  # median of 4 bare and 2 green dates
+    assert (r.status[0:3, 0:3] == UNASSESSED).all()
+    assert (r.status[5:8, 5:8] == HIGH).all()  # its two forest dates are its baseline
+
+
 def test_nbr_must_drop_too():
     red, nir, swir, scl = series()
     red[8:, 0:3, 0:3] = 1500  # NDVI falls, SWIR unchanged: not a clearing (e.g. haze, senescence)
