@@ -134,6 +134,7 @@ class Settings(BaseModel):
     low_range_margin: float = Field(0.0, ge=-1, lt=1, description="A drop must also reach this far below the baseline's low quantile for the season, NDVI units.")
     low_window_days: float = Field(20.0, ge=0, le=183, description="Baseline observations within this many days of a date's day of year (and at least season_observations) make its low range.")
     bare_ndvi_max: float = Field(0.33, ge=-1, le=1, description="A pixel whose low baseline NDVI quantile is at or below this was bare in the baseline (fields): its drops must also fall below that whole-baseline low range.")
+    grow_share: float = Field(0.8, gt=0, le=1, description="Hysteresis: pixels that would be flagged with drops of this share of ndvi_drop / nbr_drop join a flagged object they touch (8-connected); 1 turns growth off.")
     recovery_share: float = Field(0.5, ge=0, le=1, description="An observation whose NDVI or SWIR-index drop is below this share of ndvi_drop / nbr_drop ends an unconfirmed candidate; one in between neither confirms nor ends it.")
     nir_rise_max: float = Field(0.1, ge=0, description="Monitoring observations brighter in NIR than the baseline median by more than this share are skipped as haze or thin cloud.")
     cloud_dilation_px: int = Field(1, ge=0, le=10, description="Pixels by which SCL cloud, cirrus and shadow masks are grown.")

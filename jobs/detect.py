@@ -118,7 +118,7 @@ def params_from(settings: Settings) -> ChangeParams:
         min_baseline_observations=settings.min_baseline_observations, confirm_observations=settings.confirm_observations,
         season_observations=settings.season_observations, low_quantile=settings.baseline_low_quantile,
         low_margin=settings.low_range_margin, low_window_days=settings.low_window_days,
-        recovery_share=settings.recovery_share, bare_ndvi_max=settings.bare_ndvi_max, nir_rise_max=settings.nir_rise_max, cloud_dilation_px=settings.cloud_dilation_px,
+        recovery_share=settings.recovery_share, grow_share=settings.grow_share, bare_ndvi_max=settings.bare_ndvi_max, nir_rise_max=settings.nir_rise_max, cloud_dilation_px=settings.cloud_dilation_px,
     )
 
 

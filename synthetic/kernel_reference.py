@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from geo.change.baseline import season_order, season_window
-from geo.change.detection import HIGH, LOW, NONE, UNASSESSED, ChangeParams, ChangeResult
+from geo.change.detection import HIGH, LOW, NONE, UNASSESSED, WEAK, ChangeParams, ChangeResult
 from geo.change.masks import SCL_WATER, dilate_clouds, range_bounds, valid_ranges
 
 
@@ -25,6 +25,29 @@ def _median(sorted_values: np.ndarray, n: np.ndarray) -> np.ndarray:
     hi = np.take_along_axis(sorted_values, h, axis=0)[0]
     lo = np.take_along_axis(sorted_values, np.maximum(h - 1, 0), axis=0)[0]
     return np.where(n % 2 == 1, hi, (lo + hi) / 2.0)
+
+
+class _Machine:
+    """A candidate's state per pixel (start, confirmations, status, first drops), stepped date by date."""
+
+    def __init__(self, h: int, w: int) -> None:
+        self.start = np.full((h, w), -1, np.int64)
+        self.confirms = np.zeros((h, w), np.int64)
+        self.status = np.full((h, w), NONE, np.uint8)
+        self.dn0 = np.full((h, w), np.nan)
+        self.ds0 = np.full((h, w), np.nan)
+
+    def step(self, m: int, dropped: np.ndarray, ends: np.ndarray, dn: np.ndarray, ds: np.ndarray, n_confirm: int) -> None:
+        """Date ``m``: where ``dropped`` a drop (starts or confirms), where ``ends`` a candidate ends."""
+        fresh = dropped & (self.start < 0)
+        self.confirms = np.where(fresh, 0, np.where(dropped, self.confirms + 1, self.confirms))
+        self.dn0 = np.where(fresh, dn, self.dn0)
+        self.ds0 = np.where(fresh, ds, self.ds0)
+        self.start = np.where(fresh, m, self.start)
+        self.status = np.where(dropped, np.where(self.confirms >= n_confirm, HIGH, LOW), self.status).astype(np.uint8)
+        reset = ends & (self.start >= 0)
+        self.start = np.where(reset, -1, self.start)
+        self.status = np.where(reset, NONE, self.status).astype(np.uint8)
 
 
 def detect_change_numpy(
@@ -42,7 +65,7 @@ def detect_change_numpy(
         ok |= (codes >= lo) & (codes <= hi)
     r, n, s = (a.astype(np.float64) for a in (red, nir, swir))
     observed = ok & (r > 0) & (n > 0) & (s > 0)
-    usable = observed & (codes != SCL_WATER) & (n > r)
+    usable = observed & (codes != SCL_WATER) & ((n > r) | (s >= n))  # NDVI <= 0 counts when SWIR >= NIR: bare ground
     with np.errstate(divide="ignore", invalid="ignore"):
         ndvi = (n - r) / (n + r)
         nbr = (n - s) / (n + s)
@@ -65,6 +88,8 @@ def detect_change_numpy(
     confirms = np.zeros((h, w), np.int64)
     dn0 = np.full((h, w), np.nan)
     ds0 = np.full((h, w), np.nan)
+    weak = _Machine(h, w)  # the weak candidate (hysteresis growth): the same machine at grow_share of the drops
+    w_ndvi, w_swir = params.ndvi_drop * params.grow_share, params.nbr_drop * params.grow_share
     for m in range(n_t - nb):
         t = nb + m
         last = np.where(observed[t], m, last)
@@ -78,7 +103,7 @@ def detect_change_numpy(
         rn = _median(sorted_n, j)
         rs = _median(np.sort(np.where(take, vals_s, np.nan), axis=0), j)
         rx = _median(np.sort(np.where(take, bx[order[m]], np.nan), axis=0), j)
-        evaluated &= ~(n[t] > rx * (1.0 + params.nir_rise_max))  # brighter than the season's NIR: skipped
+        bright = n[t] > rx * (1.0 + params.nir_rise_max)  # brighter than the season's NIR: haze, or a greener canopy
         cum = np.cumsum(valid, axis=0)  # the low range: dates within the window, and at least n_season valid ones
         rank = np.arange(nb)[:, None, None]
         in_low = valid & ((rank < n_low[m]) | (cum - valid < n_season))
@@ -89,6 +114,7 @@ def detect_change_numpy(
         rlow_s = np.take_along_axis(sorted_ls, (params.low_quantile * (jl - 1)).astype(np.int64)[None], axis=0)[0]
         informative = evaluated & ~(rn < np.minimum(params.forest_ndvi_min, med - params.ndvi_drop))  # not a dormant season
         if nb == 1:  # the kernel's one-date path compares against the date itself, in this order; any non-drop ends
+            informative &= ~bright
             dropped = informative & (rn - vn >= params.ndvi_drop) & (vn <= rn - params.low_margin) & (rs - vs >= params.nbr_drop)
             ends = informative & ~dropped
         else:
@@ -96,9 +122,16 @@ def detect_change_numpy(
             ylow = np.take_along_axis(srt, (params.low_quantile * (k1 - 1)).astype(np.int64)[None], axis=0)[0]
             ylow = np.where(ylow > params.bare_ndvi_max, np.inf, ylow)
             below = (vn < rlow - params.low_margin) | (vs < rlow_s - params.low_margin)  # out of the season's range in either index
+            greener = bright & (rn - vn < params.ndvi_drop * params.recovery_share) & (rs - vs < params.nbr_drop * params.recovery_share)
+            ends_green = informative & greener  # green again in both indices: a canopy, not haze; it ends a candidate
+            informative &= ~bright
             dropped = informative & big & below & (vn < ylow - params.low_margin)
             recovered = (rn - vn < params.ndvi_drop * params.recovery_share) | (rs - vs < params.nbr_drop * params.recovery_share)
-            ends = informative & ((big & ~dropped) | (~big & recovered))
+            ends = ends_green | (informative & ((big & ~dropped) | (~big & recovered)))
+            w_big = (rn - vn >= w_ndvi) & (rs - vs >= w_swir)
+            w_dropped = informative & w_big & below & (vn < ylow - params.low_margin)
+            w_ends = ends_green | (informative & ((w_big & ~w_dropped) | (~w_big & recovered)))
+            weak.step(m, w_dropped, w_ends, rn - vn, rs - vs, params.confirm_observations)
         fresh = dropped & (start < 0)
         confirms = np.where(fresh, 0, np.where(dropped, confirms + 1, confirms))
         dn0 = np.where(fresh, rn - vn, dn0)
@@ -108,7 +141,10 @@ def detect_change_numpy(
         reset = ends & (start >= 0)
         start = np.where(reset, -1, start)
         status = np.where(reset, NONE, status).astype(np.uint8)
-    flagged = (status == LOW) | (status == HIGH)
+    grown = (status == NONE) & ((weak.status == LOW) | (weak.status == HIGH))
+    status = np.where(grown, WEAK, status).astype(np.uint8)
+    start, dn0, ds0 = np.where(grown, weak.start, start), np.where(grown, weak.dn0, dn0), np.where(grown, weak.ds0, ds0)
+    flagged = (status == LOW) | (status == HIGH) | grown
     return ChangeResult(
         status=status, first=np.where(flagged, start, -1).astype(np.int16), last=last.astype(np.int16),
         ndvi_drop=np.where(flagged, dn0, np.nan).astype(np.float32), nbr_drop=np.where(flagged, ds0, np.nan).astype(np.float32),

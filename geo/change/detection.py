@@ -31,7 +31,7 @@ from geo.errors import InputShapeError
 
 logger = logging.getLogger(__name__)
 
-NONE, LOW, HIGH, UNASSESSED = kernel.NONE, kernel.LOW, kernel.HIGH, kernel.UNASSESSED
+NONE, LOW, HIGH, WEAK, UNASSESSED = kernel.NONE, kernel.LOW, kernel.HIGH, kernel.WEAK, kernel.UNASSESSED
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,11 @@ class ChangeParams:
         ``ndvi_drop`` / ``nbr_drop`` ends a candidate; one in between (partly dropped) neither
         confirms nor ends it (bands path with several baseline dates; elsewhere any non-drop
         ends it).
+    grow_share
+        Hysteresis: a pixel that is not flagged but would be with drops of this share of
+        ``ndvi_drop`` / ``nbr_drop`` (same state machine, same range tests) is ``WEAK``; weak
+        pixels 8-connected to a flagged pixel join its object (:mod:`geo.change.objects`), the
+        others are dropped. 1 turns growth off (bands path with several baseline dates).
     season_observations
         Baseline observations nearest in day of year whose median is the seasonal reference.
     low_quantile, low_margin, low_window_days
@@ -81,6 +86,7 @@ class ChangeParams:
     confirm_observations: int = 1
     recovery_share: float = 0.5
     bare_ndvi_max: float = 0.33
+    grow_share: float = 0.8
     season_observations: int = 5
     low_quantile: float = 0.1
     low_margin: float = 0.0
@@ -93,8 +99,9 @@ class ChangeParams:
 class ChangeResult:
     """Per-pixel outcome, each array of shape ``(row, col)``.
 
-    ``status``: NONE, LOW, HIGH or UNASSESSED; ``first``: index into the monitoring dates of the
-    first drop of the flagged run (-1 when not flagged); ``last``: index of the pixel's last
+    ``status``: NONE, LOW, HIGH, WEAK (not flagged; would be at ``grow_share`` of the drops) or
+    UNASSESSED; ``first``: index into the monitoring dates of the first drop of the flagged (or
+    weak) run (-1 otherwise); ``last``: index of the pixel's last
     valid monitoring observation, for every pixel (-1 when none); ``ndvi_drop``/``nbr_drop``:
     seasonal reference minus the value at ``first`` (NaN where not flagged; ``nbr_drop`` is the
     SWIR index's, NaN on the NDVI-only path); ``baseline_ndvi``: median baseline NDVI (NaN
@@ -127,7 +134,7 @@ RESULT_FIELDS = ("status", "first", "last", "ndvi_drop", "nbr_drop", "baseline_n
 
 @dataclass
 class FlaggedPixels:
-    """The flagged (``LOW`` or ``HIGH``) pixels of a grid, sparse: one entry per pixel.
+    """The flagged (``LOW`` or ``HIGH``) and ``WEAK`` pixels of a grid, sparse: one entry per pixel.
 
     ``index`` is the flat pixel index ``row * width + col`` in the grid (int64, ascending); the
     other arrays hold the matching values of :class:`ChangeResult`.
@@ -146,7 +153,7 @@ class FlaggedPixels:
     @classmethod
     def from_result(cls, change: ChangeResult, *, row_off: int = 0, col_off: int = 0, width: int | None = None) -> FlaggedPixels:
         """The flagged pixels of ``change``, indexed in a grid ``width`` wide where ``change`` starts at ``(row_off, col_off)``."""
-        flat = np.flatnonzero((change.status - np.uint8(LOW)) <= np.uint8(HIGH - LOW))  # LOW or HIGH (uint8 wraps the rest)
+        flat = np.flatnonzero((change.status - np.uint8(LOW)) <= np.uint8(WEAK - LOW))  # LOW, HIGH or WEAK (uint8 wraps the rest)
         rows, cols = np.divmod(flat, change.status.shape[1])
         w = change.status.shape[1] if width is None else width
         return cls(
@@ -196,6 +203,13 @@ def _common(params: ChangeParams, n_baseline: int, n_dates: int, dates: Sequence
     n_season = params.season_observations if dates is not None else n_baseline
     mask = np.zeros((1, 1), np.uint8) if forest is None else np.ascontiguousarray(forest, dtype=np.uint8)
     return mask, forest is not None, order, int(max(n_season, 1)), float(params.forest_ndvi_min), float(params.low_quantile), float(params.low_margin)
+
+
+def _weak_drops(params: ChangeParams) -> tuple[float, float]:
+    """The NDVI and SWIR-index drops of a weak candidate (hysteresis growth)."""
+    if not 0.0 < params.grow_share <= 1.0:
+        raise InputShapeError(f"grow_share must be in (0, 1]; got {params.grow_share}")
+    return float(params.ndvi_drop * params.grow_share), float(params.nbr_drop * params.grow_share)
 
 
 def _result_into(out: ChangeResult | None, rows: int, cols: int) -> ChangeResult:
@@ -272,6 +286,7 @@ def detect_change(
         *range_bounds(params.invalid_scl_classes), SCL_WATER, mask, use_forest, order, n_low, n_season, forest_min, low_q, low_margin,
         float(params.ndvi_drop), float(params.nbr_drop), float(params.nir_rise_max), int(params.min_baseline_observations),
         int(params.confirm_observations), float(params.recovery_share), float(params.bare_ndvi_max),
+        *_weak_drops(params),
         out.status, out.first, out.last, out.ndvi_drop, out.nbr_drop, out.baseline_ndvi,
     )
     return out

@@ -9,7 +9,9 @@ through Dask). Both call the same row function, so their results are identical.
 Per pixel (see :mod:`geo.change.detection` for the parameters):
 
 1. baseline: the NDVI and SWIR index of every *usable* baseline observation (valid SCL, no
-   reflectance 0, not water: SCL 6 or NDVI <= 0); fewer than ``min_obs`` leaves the pixel
+   reflectance 0, not water: SCL 6, or NDVI <= 0 with SWIR darker than NIR — an NDVI <= 0 with
+   SWIR at least as bright as NIR is bare ground, tilled soil or rock, and counts: water and snow
+   are dark in SWIR); fewer than ``min_obs`` leaves the pixel
    ``UNASSESSED``; its median NDVI is ``base_ndvi``;
 2. forest: the supplied mask, else median NDVI >= ``forest_min``; other pixels are
    ``UNASSESSED`` (their last valid observation is still recorded, for observation gaps);
@@ -48,7 +50,7 @@ import numpy as np
 from geo.change.baseline import season_low, season_low_index, season_median, season_reference
 from geo.change.masks import in_ranges
 
-NONE, LOW, HIGH = 0, 1, 2
+NONE, LOW, HIGH, WEAK = 0, 1, 2, 3  # WEAK: not flagged, but would be with drops of grow_share of the thresholds
 UNASSESSED = 255  # too few usable baseline observations, or not forest
 _SLACK = 1e-9
 
@@ -70,11 +72,11 @@ def _advance(verdict, m, start, confirms, st, n_confirm):  # pragma: no cover - 
 
 @numba.njit(inline="always", cache=True)
 def _write(r, c, st, start, lst, med, dn0, ds0, status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
-    """A pixel's results; the first drop and its date only for a candidate (LOW or HIGH)."""
+    """A pixel's results; the first drop and its date only for a candidate (LOW, HIGH or WEAK)."""
     status[r, c] = st
     last[r, c] = lst
     base_ndvi[r, c] = med
-    if st == LOW or st == HIGH:  # noqa: SIM109 - numba: plain comparisons
+    if st == LOW or st == HIGH or st == WEAK:  # noqa: SIM109 - numba: plain comparisons
         first[r, c] = start
         drop_ndvi[r, c] = dn0
         drop_swir[r, c] = ds0
@@ -86,7 +88,7 @@ def _write(r, c, st, start, lst, med, dn0, ds0, status, first, last, drop_ndvi, 
 
 @numba.njit(cache=True, nogil=True)
 def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_low, n_season,
-               forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare,
+               forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare, w_ndvi, w_swir,
                status, first, last, drop_ndvi, drop_swir, base_ndvi,
                bn, bx, bz, srt, snir, sn, ss, sx):  # pragma: no cover - compiled
     n_t, _, n_c = red.shape
@@ -98,7 +100,7 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
             y = np.float64(red[t, r, c])
             x = np.float64(nir[t, r, c])
             z = np.float64(swir[t, r, c])
-            if in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and code != water and y > 0.0 and z > 0.0 and x > y:
+            if in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and code != water and y > 0.0 and z > 0.0 and x > 0.0 and (x > y or z >= x):
                 v = (x - y) / (x + y)
                 bn[t] = v
                 bx[t] = x  # the SWIR index is computed only when needed (season_reference)
@@ -124,7 +126,7 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
                 srt[j + 1] = v
             h = k // 2
             med = srt[h] if k % 2 == 1 else (srt[h - 1] + srt[h]) / 2.0
-            thr = srt[k - 1] - d_ndvi  # no observation above this can drop from any seasonal reference
+            thr = srt[k - 1] - w_ndvi  # no observation above this can drop (even weakly) from any seasonal reference
             ylow = srt[int(low_q * (k - 1))]  # the whole baseline's low range
             if ylow > bare:  # never bare in the baseline: the seasonal low range alone applies
                 ylow = np.inf
@@ -136,6 +138,11 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
         confirms = 0
         dn0 = np.nan
         ds0 = np.nan
+        wstart = -1  # the weak candidate: the same state machine with drops of w_ndvi / w_swir
+        wconfirms = 0
+        wst = NONE
+        wdn0 = np.nan
+        wds0 = np.nan
         for m in range(n_mon):
             t = n_base + m
             code = scl[t, r, c]
@@ -149,29 +156,45 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
                 continue
             x = np.float64(xi)
             y = np.float64(yi)
-            if start < 0 and x - y > (thr + _SLACK) * (x + y):
+            if start < 0 and wstart < 0 and x - y > (thr + _SLACK) * (x + y):
                 continue  # cannot drop, and no candidate to end: nothing changes
             vn = (x - y) / (x + y)
             z = np.float64(zi)
             vs = (x - z) / (x + z)
             rn, rs, rx = season_reference(order[m], bn, bx, bz, n_season, sn, ss, sx)
-            if x > rx * (1.0 + nir_rise):  # brighter in NIR than the season's baseline: thin cloud or haze
-                continue
             if rn < min(forest_min, med - d_ndvi):  # a dormant season (leaf-off, snow): neither a drop nor a recovery
                 continue
-            verdict = 1 if rn - vn >= d_ndvi and rs - vs >= d_swir else 0
-            if verdict == 1 and (
+            dn = rn - vn
+            ds = rs - vs
+            if x > rx * (1.0 + nir_rise):  # brighter in NIR than the season's baseline: haze or thin cloud, never a drop ...
+                if dn < d_ndvi * recovery and ds < d_swir * recovery:  # ... unless green again in both indices: a canopy (a crop regrown)
+                    start, confirms, st, began = _advance(-1, m, start, confirms, st, n_confirm)
+                    wstart, wconfirms, wst, began = _advance(-1, m, wstart, wconfirms, wst, n_confirm)
+                continue
+            weak = dn >= w_ndvi and ds >= w_swir
+            within = weak and (
                 (vn >= season_low(order[m], bn, n_low[m], n_season, low_q, snir) - low_margin
                  and vs >= season_low_index(order[m], bn, bx, bz, n_low[m], n_season, low_q, snir) - low_margin)
                 or vn >= ylow - low_margin
-            ):
-                verdict = -1  # within the baseline's own range (both indices for the season; for fields bare in it, NDVI any time): harvest, leaf-off
-            elif verdict == 0 and (rn - vn < d_ndvi * recovery or rs - vs < d_swir * recovery):
-                verdict = -1  # recovered (regrowth, or the drop was haze or a cloud the SCL missed)
+            )  # within the baseline's own range (both indices for the season; for fields bare in it, NDVI any time): harvest, leaf-off
+            recovered = dn < d_ndvi * recovery or ds < d_swir * recovery  # regrowth, or the drop was haze or a cloud the SCL missed
+            other = -1 if recovered else 0  # not a drop: recovered, or partly dropped (changes nothing)
+            if weak:
+                wverdict = -1 if within else 1
+                verdict = wverdict if dn >= d_ndvi and ds >= d_swir else other
+            else:
+                wverdict = other
+                verdict = other
             start, confirms, st, began = _advance(verdict, m, start, confirms, st, n_confirm)
             if began:
-                dn0 = rn - vn
-                ds0 = rs - vs
+                dn0 = dn
+                ds0 = ds
+            wstart, wconfirms, wst, began = _advance(wverdict, m, wstart, wconfirms, wst, n_confirm)
+            if began:
+                wdn0 = dn
+                wds0 = ds
+        if st == NONE and (wst == LOW or wst == HIGH):  # noqa: SIM109 - numba: plain comparisons
+            st, start, dn0, ds0 = WEAK, wstart, wdn0, wds0
         _write(r, c, st, start, lst, med, dn0, ds0, status, first, last, drop_ndvi, drop_swir, base_ndvi)
 
 
@@ -192,7 +215,7 @@ def _bands_row_one(r, red, nir, swir, scl, lo0, hi0, lo1, hi1, lo2, hi2, water, 
         y0 = np.float64(red[0, r, c])
         x0 = np.float64(nir[0, r, c])
         z0 = np.float64(swir[0, r, c])
-        usable = in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and code != water and y0 > 0.0 and z0 > 0.0 and x0 > y0 and min_obs <= 1
+        usable = in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and code != water and y0 > 0.0 and z0 > 0.0 and x0 > 0.0 and (x0 > y0 or z0 >= x0) and min_obs <= 1
         m = (x0 - y0) / (x0 + y0) if usable else np.nan
         med[c] = m
         base_ndvi[r, c] = m
@@ -251,7 +274,7 @@ def _bands_row_one(r, red, nir, swir, scl, lo0, hi0, lo1, hi1, lo2, hi2, water, 
 
 @numba.njit(parallel=True, cache=True)
 def bands_parallel(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_low, n_season,
-                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare,
+                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare, w_ndvi, w_swir,
                    status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
     nb = max(n_base, 1)
     ns = max(n_season, 1)
@@ -264,14 +287,14 @@ def bands_parallel(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wa
                            np.empty(n_c), np.empty(n_c), np.empty(n_c, np.int64), np.empty(n_c, np.int64))
             continue
         _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_low, n_season,
-                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare,
+                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare, w_ndvi, w_swir,
                    status, first, last, drop_ndvi, drop_swir, base_ndvi,
                    np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb), np.empty(ns), np.empty(ns), np.empty(ns))
 
 
 @numba.njit(cache=True, nogil=True)
 def bands_serial(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_low, n_season,
-                 forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare,
+                 forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare, w_ndvi, w_swir,
                  status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
     nb = max(n_base, 1)
     ns = max(n_season, 1)
@@ -286,7 +309,7 @@ def bands_serial(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wate
                            status, first, last, drop_ndvi, drop_swir, base_ndvi, med, cap, start, confirms)
             continue
         _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_low, n_season,
-                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare,
+                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare, w_ndvi, w_swir,
                    status, first, last, drop_ndvi, drop_swir, base_ndvi, bn, bx, bz, srt, snir, sn, ss, sx)
 
 

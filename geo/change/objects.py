@@ -1,4 +1,12 @@
-"""From flagged pixels to clearing objects: sieve to the minimum mapping unit, polygonise, measure.
+"""From flagged pixels to clearing objects: grow, sieve to the minimum mapping unit, polygonise, measure.
+
+Hysteresis growth first: ``WEAK`` pixels (not flagged, but they would be at ``grow_share`` of the
+drop thresholds) join the flagged pixels they are 8-connected to, directly or through other weak
+pixels, when at least half of those flagged pixels are confirmed; the other weak pixels are
+dropped. A clearing's mixed edge pixels and its partly regrown corners drop less than its core:
+they join the clearing they touch, and never make an alert of their own. An unconfirmed core (one
+date's drop: a cloud or haze the SCL missed, as often as a new clearing) is not grown, since
+growing it spreads the cloud's thin rim.
 
 The work is done only where something is flagged: the grid is cut into blocks of ``block_px``;
 blocks holding a flagged pixel are grouped by 8-connectivity, and each group's bounding box (one
@@ -9,7 +17,8 @@ follows the flagged area rather than the scene size (a full-tile sieve takes sec
 Per object: ``area_ha`` (equal-area), ``first_detected`` (the first date by which at least a
 minimum mapping unit's worth of its pixels had been flagged: a few early noisy pixels do not
 make a clearing older), ``last_observed`` (median of its pixels' last valid observation),
-``confidence`` (``high`` when at least half its pixels are confirmed), median ``ndvi_drop`` and
+``confidence`` (``high`` when at least half its flagged pixels are confirmed; grown weak pixels
+do not vote), median ``ndvi_drop`` and
 ``nbr_drop``, ``n_pixels``.
 """
 
@@ -26,17 +35,19 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio.features
+import scipy.ndimage
 import shapely
 from affine import Affine
 from numpy.typing import NDArray
 
-from geo.change.detection import HIGH, ChangeResult, FlaggedPixels
+from geo.change.detection import HIGH, WEAK, ChangeResult, FlaggedPixels
 from geo.errors import InputShapeError
 from geo.metric import area_ha
 
 logger = logging.getLogger(__name__)
 
 CONNECTIVITY = 8
+_EIGHT = np.ones((3, 3), bool)
 BLOCK_PX = 128
 COLUMNS = ["area_ha", "first_detected", "last_observed", "confidence", "ndvi_drop", "nbr_drop", "n_pixels"]
 
@@ -81,6 +92,7 @@ class _Found:
     first: int
     last: float
     high: int
+    strong: int
     ndvi_drop: float
     nbr_drop: float
 
@@ -103,7 +115,15 @@ def _group_objects(pixels: FlaggedPixels, width: int, shape: tuple[int, int], tr
     c0, c1 = max(int(cols.min()) - pad, 0), min(int(cols.max()) + 1 + pad, shape[1])
     sub = np.zeros((r1 - r0, c1 - c0), np.uint8)
     lr, lc = rows - r0, cols - c0
+    weak = pixels.status == WEAK
     sub[lr, lc] = 1
+    if weak.any():  # hysteresis: weak pixels stay in the 8-connected parts whose flagged pixels are mostly confirmed
+        parts, n_parts = scipy.ndimage.label(sub, structure=_EIGHT)
+        strong = np.bincount(parts[lr[~weak], lc[~weak]], minlength=n_parts + 1)
+        high = np.bincount(parts[lr[pixels.status == HIGH], lc[pixels.status == HIGH]], minlength=n_parts + 1)
+        grows = (strong > 0) & (2 * high >= strong)
+        dropped = weak & ~grows[parts[lr, lc]]
+        sub[lr[dropped], lc[dropped]] = 0
     sieved = rasterio.features.sieve(sub, size=mmu_px, connectivity=CONNECTIVITY)
     if not sieved.any():
         return []
@@ -121,6 +141,7 @@ def _group_objects(pixels: FlaggedPixels, width: int, shape: tuple[int, int], tr
         out.append(_Found(
             geometry=poly, n_pixels=n, first=int(first[min(mmu_px, n) - 1]),
             last=_lower_median(pixels.last[own].astype(np.float64)), high=int((pixels.status[own] == HIGH).sum()),
+            strong=int((own & ~weak).sum()),
             ndvi_drop=_lower_median(pixels.ndvi_drop[own]), nbr_drop=_lower_median(pixels.nbr_drop[own]),
         ))
     return out
@@ -141,7 +162,8 @@ def objects_from_pixels(
     Parameters
     ----------
     pixels
-        The flagged pixels of the grid (flat indices ``row * width + col``).
+        The flagged and weak pixels of the grid (flat indices ``row * width + col``); weak
+        pixels count only where they grow a flagged pixel's object.
     shape
         ``(rows, cols)`` of the grid.
     transform, crs
@@ -190,7 +212,7 @@ def objects_from_pixels(
         {
             "first_detected": [to_date(o.first) for o in found],
             "last_observed": [to_date(o.last) for o in found],
-            "confidence": ["high" if 2 * o.high >= o.n_pixels else "low" for o in found],
+            "confidence": ["high" if 2 * o.high >= o.strong else "low" for o in found],
             "ndvi_drop": np.round([o.ndvi_drop for o in found], 3),
             "nbr_drop": np.round([o.nbr_drop for o in found], 3),
             "n_pixels": np.array([o.n_pixels for o in found], dtype=np.int64),

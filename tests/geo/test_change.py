@@ -11,6 +11,7 @@ from geo.change.detection import (
     NONE,
     RESULT_FIELDS,
     UNASSESSED,
+    WEAK,
     ChangeParams,
     ChangeResult,
     detect_change,
@@ -69,6 +70,33 @@ def test_last_date_drop_is_low_and_one_off_drop_is_dropped():
     r = detect_change(red, nir, swir, scl, n_baseline=6)
     assert (r.status[0:2, 0:2] == LOW).all()
     assert (r.status[10:12, 10:12] == NONE).all()
+
+
+def test_a_drop_short_of_the_thresholds_is_weak():
+    """Drops of 0.14 in NDVI and NBR: under the 0.15 thresholds, over grow_share (0.8) of them."""
+    red, nir, swir, scl = series()
+    red[8:, 2:5, 2:5], swir[8:, 2:5, 2:5] = 587, 940  # NDVI 0.83 -> 0.69, NBR 0.68 -> 0.55
+    r = detect_change(red, nir, swir, scl, n_baseline=6, dates=[dt.date(2024, 1, 1) + dt.timedelta(days=30 * i) for i in range(12)])
+    assert (r.status[2:5, 2:5] == WEAK).all() and (r.first[2:5, 2:5] == 2).all()
+    assert r.ndvi_drop[3, 3] == pytest.approx(0.1393, abs=1e-3) and r.nbr_drop[3, 3] == pytest.approx(0.138, abs=1e-3)
+    assert (r.status[6:, 6:] == NONE).all()
+    no_growth = detect_change(red, nir, swir, scl, n_baseline=6, params=ChangeParams(grow_share=1.0))
+    assert (no_growth.status == NONE).all() and np.isnan(no_growth.ndvi_drop).all()
+    with pytest.raises(InputShapeError, match="grow_share"):
+        detect_change(red, nir, swir, scl, n_baseline=6, params=ChangeParams(grow_share=0.0))
+
+
+def test_bare_ground_below_ndvi_zero_counts_in_the_baseline_water_does_not():
+    """A tilled field whose bare dates have NDVI < 0 (SWIR brighter than NIR) is no forest; dark-SWIR
+    NDVI < 0 (water) is left out of the baseline as before."""
+    red, nir, swir, scl = series()
+    red[0:4, 0:3, 0:3], nir[0:4, 0:3, 0:3], swir[0:4, 0:3, 0:3] = 2500, 2300, 2800  # bare soil, NDVI -0.04
+    red[0:4, 5:8, 5:8], nir[0:4, 5:8, 5:8], swir[0:4, 5:8, 5:8] = 400, 300, 100  # water, NDVI -0.14
+    clear(red, nir, swir, 8, slice(0, 8), slice(0, 8))
+    r = detect_change(red, nir, swir, scl, n_baseline=6)
+    assert r.baseline_ndvi[1, 1] == pytest.approx((2500 - 2300) / -4800, abs=1e-6)  # median of 4 bare and 2 green dates
+    assert (r.status[0:3, 0:3] == UNASSESSED).all()
+    assert (r.status[5:8, 5:8] == HIGH).all()  # its two forest dates are its baseline
 
 
 def test_nbr_must_drop_too():
@@ -254,11 +282,12 @@ def test_ndvi_only_path_flags_drops_and_respects_seasons():
 @settings(max_examples=30, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1), n_base=st.integers(1, 8), n_mon=st.integers(1, 6), season=st.integers(1, 6),
-    confirm=st.integers(0, 2), dilation=st.integers(0, 2), with_dates=st.booleans(),
+    confirm=st.integers(0, 2), dilation=st.integers(0, 2), with_dates=st.booleans(), grow=st.sampled_from([0.5, 0.8, 1.0]),
 )
-@example(seed=7, n_base=1, n_mon=1, season=5, confirm=1, dilation=0, with_dates=True)  # the single-baseline-date path
-@example(seed=8, n_base=1, n_mon=5, season=3, confirm=0, dilation=1, with_dates=False)
-def test_kernel_equals_the_whole_array_numpy_reference(seed, n_base, n_mon, season, confirm, dilation, with_dates):
+@example(seed=7, n_base=1, n_mon=1, season=5, confirm=1, dilation=0, with_dates=True, grow=0.8)  # the single-baseline-date path
+@example(seed=8, n_base=1, n_mon=5, season=3, confirm=0, dilation=1, with_dates=False, grow=0.8)
+@example(seed=9, n_base=6, n_mon=5, season=3, confirm=1, dilation=0, with_dates=True, grow=0.5)  # weak pixels (checked below)
+def test_kernel_equals_the_whole_array_numpy_reference(seed, n_base, n_mon, season, confirm, dilation, with_dates, grow):
     rng = np.random.default_rng(seed)
     n, shape = n_base + n_mon, (9, 11)
     red = rng.integers(0, 3000, (n, *shape)).astype(np.uint16)
@@ -267,8 +296,11 @@ def test_kernel_equals_the_whole_array_numpy_reference(seed, n_base, n_mon, seas
     red[:n_base] //= 6  # a vegetated baseline, so that pixels are watched and change
     scl = rng.choice(np.array([0, 3, 4, 4, 4, 5, 6, 8, 9, 10], np.uint8), size=(n, *shape))
     dates = [dt.date(2023, 1, 1) + dt.timedelta(days=int(d)) for d in np.sort(rng.choice(700, n, replace=False))] if with_dates else None
-    params = ChangeParams(season_observations=season, confirm_observations=confirm, cloud_dilation_px=dilation, min_baseline_observations=1)
+    params = ChangeParams(season_observations=season, confirm_observations=confirm, cloud_dilation_px=dilation, min_baseline_observations=1,
+                          grow_share=grow)
     ours = detect_change(red, nir, swir, scl, n_base, params, dates=dates)
+    if seed == 9:
+        assert (ours.status == WEAK).any(), "the example meant to exercise weak pixels has none"
     ref = detect_change_numpy(red, nir, swir, scl, n_base, params, dates=dates)
     serial = detect_change(red, nir, swir, scl, n_base, params, dates=dates, parallel=False)
     for name in ("status", "first", "last", "ndvi_drop", "nbr_drop", "baseline_ndvi"):

@@ -2,13 +2,10 @@
 
 The cases and seeds are fixed in ``synthetic/evaluation/scenes.py`` and were never used to choose a
 threshold (``benchmarks/bench_accuracy.py --tuning`` runs the tuning cases). Every figure is
-printed by ``python benchmarks/bench_accuracy.py``. Targets from issue 14, with the one that does
-not hold said so below.
+printed by ``python benchmarks/bench_accuracy.py``. Targets from issue 14.
 """
 
 from __future__ import annotations
-
-import math
 
 import pytest
 
@@ -34,13 +31,11 @@ def test_all_alerts_find_the_clearings(scores):
     assert every.big_truth >= 20
     assert every.recall_big >= 0.90, every
     assert every.precision >= 0.80, every
-    assert not math.isnan(every.degradation_recall)  # printed by the benchmark; the aim is >= 0.5
+    assert every.degradation_recall >= 0.5, every  # the aim; 0.65 since hysteresis growth (0.54 before)
 
 
 @pytest.mark.parametrize("control", [c for c, _, _ in TEST_CASES if c.startswith("control_")])
 def test_each_control_scene_stays_quiet(scores, control):
     (case,) = [c for c in scores if c.case[0] == control]
     assert case.every.alert_ha < 5.0, case.every.fp_ha
-    # issue 14 asks < 1 ha confirmed; the crop and SCL controls reach 1.2-1.3 ha (a crop parcel
-    # inside the forest), so what is pinned here is what holds
-    assert case.high.alert_ha < 1.5, case.high.fp_ha
+    assert case.high.alert_ha < 1.0, case.high.fp_ha

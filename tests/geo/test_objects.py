@@ -8,7 +8,7 @@ from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.change.detection import HIGH, LOW, NONE, ChangeResult, FlaggedPixels
+from geo.change.detection import HIGH, LOW, NONE, WEAK, ChangeResult, FlaggedPixels
 from geo.change.objects import clearing_objects, objects_from_pixels, pixel_area_ha
 from geo.errors import InputShapeError
 
@@ -48,6 +48,21 @@ def test_objects_sieved_measured_and_dated():
     assert small.first_detected.date() == DATES[2]
     assert big.last_observed.date() == DATES[9]
     assert big.ndvi_drop == pytest.approx(0.6)
+
+
+def test_weak_pixels_grow_confirmed_objects_only():
+    status = np.zeros((60, 60), np.uint8)
+    status[4:16, 4:16] = WEAK
+    status[6:14, 6:14] = HIGH  # 64 px confirmed, a ring of 80 weak px around it
+    status[30:34, 4:8] = HIGH  # 16 px confirmed (0.64 ha) ...
+    status[34, 4:8] = WEAK  # ... and a weak row touching it at 20 m
+    status[40:52, 40:52] = WEAK  # weak alone: never an alert
+    status[20:30, 40:44] = LOW  # an unconfirmed core (40 px) in a weak ring: not grown
+    status[20:30, 44:48] = WEAK
+    objs = clearing_objects(result(status), T, "EPSG:32648", DATES, mmu_ha=0.5).sort_values("n_pixels")
+    assert list(objs.n_pixels) == [20, 40, 144]
+    assert list(objs.confidence) == ["high", "low", "high"]  # weak pixels do not vote
+    assert objs.area_ha.iloc[2] == pytest.approx(144 * 0.04, rel=0.01)
 
 
 def test_small_hole_filled_and_diagonal_touch_is_one_object():
