@@ -50,6 +50,13 @@ LOW_CONFIDENCE_STYLE = {
 # the emerging-trend labels of hotspots (geo/trends.py defines them; a test checks they agree)
 TREND_LABELS = ["new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic", "oscillating", "historical", "no pattern"]
 _SYNTHETIC = _f("synthetic", "boolean", "True when the record was generated, not observed.")
+# how the map draws a partner's shared seizure: as its grid cell (size in cell_deg, the point at its
+# centre), its popup giving the cell size and the origin (fields shown only when they hold a value)
+SHARED_CELL = {
+    "field": "location_precision", "value": "grid", "size": "cell_deg",
+    "label": "shared seizure, location generalised to a cell",
+    "fields": ["cell_deg", "origin_url", "origin_collection", "origin_feature_id"],
+}
 
 HOT_FIELDS: tuple[Field, ...] = (
     _f("period", "text", "Period (2024Q1, or 2024-03 for months)."),
@@ -238,9 +245,11 @@ LAYERS: tuple[Layer, ...] = (
             _SOURCE,
             _SYNTHETIC,
         ),
-        key=("seizure_id",), popup=("date", "commodity_group", "commodity", "species", "quantity", "unit", "case_reference", "location_precision", "origin_url"),
+        key=("seizure_id",),
+        popup=("date", "commodity_group", "commodity", "species", "quantity", "unit", "case_reference", "location_precision",
+               *SHARED_CELL["fields"]),
         generalise_deg=0.1, min_zoom=MIN_ZOOM_DETAIL,
-        style={"color": "#1a237e", "fillColor": "#42a5f5", "radius": 5, "fillOpacity": 0.9, "weight": 1},
+        style={"color": "#1a237e", "fillColor": "#42a5f5", "radius": 5, "fillOpacity": 0.9, "weight": 1, "cells": SHARED_CELL},
     ),
     Layer(
         "corridor_segments", "Corridor segments", "MULTILINESTRING",

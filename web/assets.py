@@ -39,7 +39,11 @@ class LocalAsset:
 LOCAL_ASSETS: dict[str, LocalAsset] = {
     "leaflet": LocalAsset("vendor/leaflet/leaflet.js", pin="leaflet@1.9.3/"),
     "leaflet_css": LocalAsset("vendor/leaflet/leaflet.css", pin="leaflet@1.9.3/"),
+    # Leaflet.markercluster: named by our own elements (web/map_elements.py) with the vendored path
+    "leaflet_markercluster_js": LocalAsset("vendor/leaflet.markercluster/leaflet.markercluster.js"),
+    "leaflet_markercluster_css": LocalAsset("vendor/leaflet.markercluster/MarkerCluster.css"),
     "ecowatch_dom_js": LocalAsset("ecowatch-dom.js"),
+    "ecowatch_points_js": LocalAsset("ecowatch-points.js"),
     "ecowatch_state_js": LocalAsset("ecowatch-state.js"),
     "ecowatch_coords_js": LocalAsset("ecowatch-coords.js"),
     "ecowatch_imagery_js": LocalAsset("ecowatch-imagery.js"),

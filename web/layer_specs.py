@@ -10,11 +10,11 @@ import logging
 from typing import Any
 
 from layers import LAYERS, Layer
-from layers.redaction import Role, may_read, visible_fields
+from layers.redaction import Access, Role, may_read, visible_fields
 
 logger = logging.getLogger(__name__)
 
-_UNIT_SUFFIXES = {"_ha": "ha", "_km": "km", "_days": "days", "_pct": "%"}
+_UNIT_SUFFIXES = {"_ha": "ha", "_km": "km", "_days": "days", "_pct": "%", "_deg": "degrees"}
 _ACRONYMS = {"aoi": "AOI", "cites": "CITES", "iso": "ISO", "iucn": "IUCN", "nbr": "NBR", "ndvi": "NDVI"}
 
 
@@ -75,7 +75,11 @@ def layer_spec(layer: Layer, info: dict[str, Any], role: Role) -> dict[str, Any]
     info
         The store's ``layer_info`` for it (``{"synthetic": True}`` marks generated data).
     role
-        Whose view this is; popup fields the role may not see are left out.
+        Whose view this is; popup fields the role may not see are left out. For a role that sees
+        generalised points, ``generalised_deg`` is the cell a point of the layer stands for (the
+        map draws the cell).
+
+    A detail point layer (one with a ``min_zoom``) has ``cluster``: its points cluster at low zoom.
     """
     popup = [
         {"name": f.name, "label": field_label(f.name), "type": f.type, "description": f.description}
@@ -91,4 +95,6 @@ def layer_spec(layer: Layer, info: dict[str, Any], role: Role) -> dict[str, Any]
         "popup": popup,
         "synthetic": bool(info.get("synthetic", False)),
         "min_zoom": layer.min_zoom,
+        "cluster": layer.geometry_type == "POINT" and layer.min_zoom is not None,
+        "generalised_deg": layer.generalise_deg if Access(role).generalised else None,
     }

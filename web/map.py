@@ -21,6 +21,7 @@ from web.app_state import app_state
 from web.assets import assert_offline, localise_assets
 from web.imagery import IMAGERY_ROLES
 from web.layer_specs import layer_spec, map_layers
+from web.map_links import nav_links, report_link
 from web.map_page import BBox, build_map
 from web.security import page_policy
 
@@ -85,7 +86,8 @@ def index() -> Response:
     info = {layer.name: store.layer_info(source_layer(layer, access).name) for layer in readable}
     # the detail layers (drawn from a zoom on) are asked for at most MAP_LIMIT features a view, so an answer stays small
     specs = [
-        {**layer_spec(layer, info[layer.name], access.role), "limit": MAP_LIMIT if layer.min_zoom else None}
+        {**layer_spec(layer, info[layer.name], access.role), "limit": MAP_LIMIT if layer.min_zoom else None,
+         "report": report_link(layer, access.role)}
         for layer in map_layers(access.role)
     ]
     fmap = build_map(
@@ -98,7 +100,10 @@ def index() -> Response:
         options=page_options(),
     )
     figure = fmap.get_root()
-    menu = Element('<div class="ew-account-float">' + render_template("account_menu.html") + "</div>")
+    menu = Element(
+        '<div class="ew-account-float">' + render_template("map_nav.html", links=nav_links(access.role))
+        + render_template("account_menu.html") + "</div>"
+    )
     figure.html.add_child(menu, name="ew_account_menu")  # type: ignore[attr-defined]
     localise_assets(figure, lambda path: url_for("static", filename=path))
     html = figure.render()

@@ -23,11 +23,12 @@ from markupsafe import escape
 logger = logging.getLogger(__name__)
 
 _OWN_JS = [
-    ("ecowatch_dom_js", "ecowatch-dom.js"), ("ecowatch_state_js", "ecowatch-state.js"),
+    ("leaflet_markercluster_js", "vendor/leaflet.markercluster/leaflet.markercluster.js"),
+    ("ecowatch_dom_js", "ecowatch-dom.js"), ("ecowatch_points_js", "ecowatch-points.js"), ("ecowatch_state_js", "ecowatch-state.js"),
     ("ecowatch_coords_js", "ecowatch-coords.js"), ("ecowatch_imagery_js", "ecowatch-imagery.js"),
     ("ecowatch_print_js", "ecowatch-print.js"), ("ecowatch_js", "ecowatch.js"),
 ]
-_OWN_CSS = [("ecowatch_css", "ecowatch.css")]
+_OWN_CSS = [("leaflet_markercluster_css", "vendor/leaflet.markercluster/MarkerCluster.css"), ("ecowatch_css", "ecowatch.css")]
 
 SYNTHETIC_NOTE = "The demo's imagery, clearings and seizures are synthetic"
 

@@ -46,6 +46,20 @@ def test_vendored_leaflet_matches_the_npm_pin() -> None:
     assert all(f"leaflet@{pinned}/" == a.pin for a in LOCAL_ASSETS.values() if a.pin and "leaflet" in a.pin)
 
 
+def test_vendored_markercluster_matches_the_npm_pin() -> None:
+    package = json.loads((REPO / "package.json").read_text())
+    lock = json.loads((REPO / "package-lock.json").read_text())
+    pinned = package["dependencies"]["leaflet.markercluster"]
+    assert pinned[0].isdigit(), "pin exact versions (npm install --save-exact)"
+    assert lock["packages"]["node_modules/leaflet.markercluster"]["version"] == pinned
+    folder = STATIC / "vendor/leaflet.markercluster"
+    assert json.loads((folder / "package.json").read_text())["version"] == pinned
+    assert "Permission is hereby granted, free of charge" in (folder / "MIT-LICENCE.txt").read_text()  # MIT
+    assert "L.MarkerClusterGroup" in (folder / "leaflet.markercluster.js").read_text()
+    for name in ("leaflet_markercluster_js", "leaflet_markercluster_css"):
+        assert LOCAL_ASSETS[name].path.startswith("vendor/leaflet.markercluster/")
+
+
 def test_leaflet_css_images_are_vendored() -> None:
     css = (STATIC / "vendor/leaflet/leaflet.css").read_text()
     for image in ("layers.png", "layers-2x.png", "marker-icon.png"):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import orjson
 import pytest
 from flask.testing import FlaskClient
 from shapely.geometry import Point, box
@@ -162,3 +163,49 @@ def test_static_files_are_served(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 200
     response.close()
+
+
+def _specs(page: str) -> dict[str, dict[str, Any]]:
+    """The layer specs the page hands to its script (ecowatch.apiLayer calls), by layer name."""
+    found = re.findall(r"ecowatch\.apiLayer\(\s*\w+,\s*(\{.*?\})\s*\);", page, re.DOTALL)
+    specs = [orjson.loads(s) for s in found]
+    return {s["name"]: s for s in specs}
+
+
+@pytest.mark.parametrize(
+    ("role", "reports", "nav"),
+    [
+        ("planner", {"clearings": "/reports/clearings/", "hotspot_segments": "/reports/segments/"}, ["Watch areas", "Review desk"]),
+        ("analyst", {"clearings": "/reports/clearings/", "hotspot_segments": "/reports/segments/"}, ["Watch areas", "Review desk"]),
+        ("ngo", {"clearings": "/reports/clearings/", "hotspot_segments": "/reports/segments/"}, ["Watch areas"]),
+        ("viewer", {}, ["Watch areas"]),
+    ],
+)
+def test_links_to_reports_and_pages_follow_the_role(client_as: Any, role: str, reports: dict[str, str], nav: list[str]) -> None:
+    client = client_as(role)
+    page = _page(client)
+    specs = _specs(page)
+    assert set(specs) == {lyr.name for lyr in map_layers(role)}  # type: ignore[arg-type]
+    linked = {name: spec["report"]["url"] for name, spec in specs.items() if spec.get("report")}
+    assert linked == reports
+    nav_block = re.search(r'<nav class="ew-map-nav"[^>]*>(.*?)</nav>', page, re.DOTALL)
+    assert nav_block is not None
+    assert re.findall(r">([^<]+)</a>", nav_block.group(1)) == nav
+    # every linked page lets the role in, and the report routes refuse the roles shown no link
+    for href in re.findall(r'href="([^"]+)"', nav_block.group(1)):
+        assert client.get(href).status_code == 200, href
+    if not reports:
+        assert client.get("/reports/segments/SEC-N-07").status_code == 403
+        assert client.get("/reports/clearings/CL-0002").status_code == 403
+
+
+def test_seizure_spec_says_how_points_are_drawn(client_as: Any) -> None:
+    planner = _specs(_page(client_as("planner")))["seizures"]
+    ngo = _specs(_page(client_as("ngo")))["seizures"]
+    assert planner["cluster"] is True and ngo["cluster"] is True
+    assert planner["generalised_deg"] is None and ngo["generalised_deg"] == 0.1
+    assert planner["style"]["cells"]["field"] == "location_precision" and planner["style"]["cells"]["size"] == "cell_deg"
+    popup = {f["name"] for f in ngo["popup"]}
+    assert {"cell_deg", "origin_url", "origin_collection", "origin_feature_id"} <= popup
+    assert "case_reference" not in popup
+    assert _specs(_page(client_as("planner")))["border_crossings"]["cluster"] is False

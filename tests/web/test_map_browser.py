@@ -113,9 +113,15 @@ def _api(page: Any, base: str, layer: str, bbox: str, query: str = "") -> dict[s
     return body
 
 
+def drawn_clusters(page: Any, layer: str) -> list[int]:
+    """The counts shown by the cluster icons of ``layer`` on the page (its points drawn in clusters)."""
+    texts = page.locator(f".leaflet-ew-{layer}-pane .ew-cluster .ew-cluster-count").all_inner_texts()
+    return [int(t.replace(",", "")) for t in texts]
+
+
 def _assert_counts_match_api(page: Any, base: str, role: str = "planner") -> dict[str, int]:
     """Every layer the role may see draws what the API returns for the view (nothing below its
-    ``min_zoom``), and no other layer is on the page."""
+    ``min_zoom``): each feature as an SVG path or within a cluster's count; no other layer is on the page."""
     bbox = page.evaluate("window.ecowatch.bbox()")
     counts: dict[str, int] = page.evaluate("window.ecowatch.counts")
     assert set(counts) == set(_names(role)), f"layers on the page: {sorted(counts)}"
@@ -127,9 +133,11 @@ def _assert_counts_match_api(page: Any, base: str, role: str = "planner") -> dic
         expected = body.get("numberReturned", 0)
         cells = len(body["features"]) if "aggregate" in body else 0
         paths = page.locator(f".leaflet-ew-{name}-pane path").count()
+        clustered = sum(drawn_clusters(page, name))
         assert counts[name] == expected, f"{name}: page drew {counts[name]}, API returns {expected} for {bbox}"
         assert page.evaluate(f"window.ecowatch.cells[{name!r}]") == cells, f"{name}: aggregate cells"
-        assert paths == expected + cells, f"{name}: {paths} SVG paths for {expected} features and {cells} cells"
+        assert paths + clustered == expected + cells, (
+            f"{name}: {paths} SVG paths and {clustered} points in clusters for {expected} features and {cells} cells")
         drawn[name] = expected
     return drawn
 

@@ -70,7 +70,26 @@
     return box;
   };
 
-  /* The popup of a feature: layer title, synthetic tag, one row per popup field, where it is. */
+  function missing(value) {
+    return value === null || value === undefined || value === "";
+  }
+
+  /* A link to the feature's evidence report (spec.report: for the roles that may ask for one). */
+  function reportLink(spec, props) {
+    var report = spec.report;
+    if (!report || missing(props[report.field])) {
+      return null;
+    }
+    var link = el("a", "ew-popup-report", report.label);
+    link.href = report.url + encodeURIComponent(String(props[report.field]));
+    link.target = "_blank";
+    link.rel = "noopener";
+    return link;
+  }
+
+  /* The popup of a feature: layer title, synthetic tag, a generalised location's cell, one row
+     per popup field (a shared cell's origin fields only when they hold a value), the evidence
+     report's link, where it is. */
   ew.popupContent = function (spec, feature, sub) {
     var props = feature.properties || {};
     var box = el("div", "ew-popup");
@@ -78,8 +97,20 @@
     if (spec.synthetic) {
       box.appendChild(el("div", "ew-popup-synthetic", "Synthetic data, generated for demonstration"));
     }
+    if (feature.ewGridCell && ew.cellText) {
+      box.appendChild(el("div", "ew-popup-cell", ew.cellText(spec, props)));
+      if (feature.ewStack > 1) {
+        box.appendChild(el("div", "ew-popup-stack", "One of " + feature.ewStack + " " + spec.title.toLowerCase() +
+          " in this cell (the others lie under it)."));
+      }
+    }
+    var rule = (spec.style || {}).cells;
+    var optional = rule && rule.fields ? rule.fields : [];
     var table = el("table", "ew-popup-table");
     spec.popup.forEach(function (field) {
+      if (optional.indexOf(field.name) >= 0 && missing(props[field.name])) {
+        return;
+      }
       var row = el("tr");
       row.setAttribute("data-field", field.name);
       var th = el("th", null, field.label);
@@ -91,6 +122,10 @@
       table.appendChild(row);
     });
     box.appendChild(table);
+    var link = reportLink(spec, props);
+    if (link) {
+      box.appendChild(link);
+    }
     if (sub) {
       var centre = sub.getLatLng ? sub.getLatLng() : sub.getBounds().getCenter();
       var where = ew.coordinateLines(centre.lat, centre.lng);
@@ -227,6 +262,25 @@
             weak.appendChild(swatch(Object.assign({}, spec, { style: Object.assign({}, s, s.weaker) })));
             weak.appendChild(el("span", "ew-legend-label", s.weaker.label));
             box.appendChild(weak);
+          }
+          if (s.cells || spec.generalised_deg) {
+            var cellRow = el("div", "ew-legend-row ew-legend-sub ew-legend-cells");
+            var square = el("span", "ew-swatch ew-swatch-cell");
+            square.style.borderColor = s.color || "#3388ff";
+            square.style.backgroundColor = s.fillColor || s.color || "#3388ff";
+            cellRow.appendChild(square);
+            cellRow.appendChild(el("span", "ew-legend-label", spec.generalised_deg
+              ? "location generalised to a " + spec.generalised_deg + "\u00b0 cell (shown as the cell)"
+              : s.cells.label));
+            box.appendChild(cellRow);
+          }
+          if (spec.cluster && !spec.generalised_deg) {
+            var clusterRow = el("div", "ew-legend-row ew-legend-sub ew-legend-clusters");
+            var bubble = el("span", "ew-swatch ew-swatch-cluster", "n");
+            bubble.style.backgroundColor = s.fillColor || s.color || "#3388ff";
+            clusterRow.appendChild(bubble);
+            clusterRow.appendChild(el("span", "ew-legend-label", "n " + spec.title.toLowerCase() + " close together (click to zoom in)"));
+            box.appendChild(clusterRow);
           }
           if (s.labels) {
             var labels = el("div", "ew-legend-sub ew-legend-labels");

@@ -10,10 +10,16 @@
  * the layer's limit, the server answers with a grid aggregate: squares with a count each, drawn
  * as such (class ew-cell) and said so in the legend; nothing is silently left out.
  *
+ * Points generalised to a grid cell are drawn as their cell, and the points of a detail layer
+ * cluster at low zoom (ecowatch-points.js). Such a layer's overlay (what the layer control and
+ * ew.layers hold) draws its features through a cluster group and a plain group; eachLayer and
+ * getLayers still give the features.
+ *
  * For tests and debugging, window.ecowatch exposes:
  *   counts[name]      features drawn now in each layer (0 while it shows an aggregate)
  *   cells[name]       aggregate cells drawn now in each layer
  *   aggregates[name]  {count, cell_deg, cells} of the aggregate drawn, or null
+ *   clusterGroups[name] the layer's L.markerClusterGroup (layers that cluster only)
  *   matched[name]     numberMatched of the last answer
  *   loadedBbox[name]  the bbox string of the features drawn
  *   loadedQuery[name] the filter query string they were fetched with
@@ -31,6 +37,7 @@
     counts: {},
     cells: {},
     aggregates: {},
+    clusterGroups: {},
     matched: {},
     loadedBbox: {},
     loadedQuery: {},
@@ -85,7 +92,7 @@
   function wantedProperties(spec) {
     var names = spec.popup.map(function (f) { return f.name; });
     var s = spec.style || {};
-    [s.by, s.weaker && s.weaker.field].forEach(function (n) {
+    [s.by, s.weaker && s.weaker.field, spec.report && spec.report.field].forEach(function (n) {
       if (n && names.indexOf(n) < 0) {
         names.push(n);
       }
@@ -118,10 +125,14 @@
     delete base.colors;
     delete base.weaker;
     delete base.labels;
+    delete base.cells;
     var cellMax = 0;
     function featureStyle(feature) {
       if (feature && feature.ewCell) {
         return cellStyle(spec, pane, feature, cellMax);
+      }
+      if (feature && feature.ewGridCell) {
+        return ew.cellFeatureStyle(spec, pane, feature.ewStack);
       }
       var props = feature && feature.properties ? feature.properties : {};
       var by = base.by;
@@ -143,18 +154,47 @@
     var layer = L.geoJSON(null, {
       pane: pane,
       style: featureStyle,
-      pointToLayer: function (feature, latlng) { return L.circleMarker(latlng, featureStyle(feature)); },
+      pointToLayer: function (feature, latlng) {
+        var cell = feature.ewCell ? null : ew.cellBounds(spec, feature, latlng);
+        feature.ewGridCell = cell !== null;
+        return cell ? L.rectangle(cell, featureStyle(feature)) : L.circleMarker(latlng, featureStyle(feature));
+      },
       onEachFeature: function (feature, sub) {
         if (feature.ewCell) {
           sub.bindPopup(function () { return ew.cellPopup(spec, feature); }, { maxWidth: 300 });
         } else {
-          sub.bindPopup(function () { return ew.popupContent(spec, feature, sub); }, { maxWidth: 380, minWidth: 220 });
+          /* the padding keeps a popup's top clear of the banner across the top of the page */
+          sub.bindPopup(function () { return ew.popupContent(spec, feature, sub); },
+            { maxWidth: 380, minWidth: 220, autoPanPaddingTopLeft: L.point(10, 90) });
           sub.bindTooltip(function () { return ew.tooltipContent(spec, feature); }, { sticky: true, direction: "top" });
         }
-        drawn[addingId] = { layer: sub, key: addingKey };
+        var inCluster = group !== null && !feature.ewCell && !feature.ewGridCell;
+        drawn[addingId] = { layer: sub, key: addingKey, clustered: inCluster };
+        if (inCluster) {
+          clusterAdds.push(sub);
+        } else if (group !== null) {
+          plain.addLayer(sub);
+        }
       }
     });
+    /* A layer whose points cluster: `layer` keeps the features (off the map); the overlay puts
+       the cluster group and the plain group (cells, aggregate squares) on the map. */
+    var group = ew.clusterGroup(spec, pane);
+    var plain = group !== null ? L.featureGroup() : null;
+    var clusterAdds = [];
+    var clusterRemovals = [];
+    var Overlay = L.Layer.extend({
+      onAdd: function (m) { m.addLayer(group); m.addLayer(plain); },
+      onRemove: function (m) { m.removeLayer(group); m.removeLayer(plain); },
+      eachLayer: function (fn, context) { layer.eachLayer(fn, context); return this; },
+      getLayers: function () { return layer.getLayers(); }
+    });
+    var overlay = group !== null ? new Overlay() : layer;
+    if (group !== null) {
+      ew.clusterGroups[spec.name] = group;
+    }
     layer.ewSpec = spec;
+    overlay.ewSpec = spec;
     var drawn = {}; /* feature id -> {layer, key}: what is on the map now */
     var addingId = null;
     var addingKey = null;
@@ -162,13 +202,43 @@
     var timer = null;
     var name = spec.name;
     var properties = wantedProperties(spec).join(",");
-    ew.layers[name] = layer;
+    ew.layers[name] = overlay;
     ew.busy[name] = false;
     ew.aggregates[name] = null;
 
     function clearAll() {
       layer.clearLayers();
+      if (group !== null) {
+        group.clearLayers();
+        plain.clearLayers();
+      }
+      clusterAdds = [];
+      clusterRemovals = [];
       drawn = {};
+    }
+
+    function dropDrawn(entry) {
+      layer.removeLayer(entry.layer);
+      if (entry.clustered) {
+        clusterRemovals.push(entry.layer);
+      } else if (plain !== null) {
+        plain.removeLayer(entry.layer);
+      }
+    }
+
+    /* The cluster group re-clusters once for all the points added and removed by an answer. */
+    function flushClusters() {
+      if (group === null) {
+        return;
+      }
+      if (clusterRemovals.length) {
+        group.removeLayers(clusterRemovals);
+      }
+      if (clusterAdds.length) {
+        group.addLayers(clusterAdds);
+      }
+      clusterAdds = [];
+      clusterRemovals = [];
     }
 
     /* Make the layer hold exactly the features of `collection`. Features already drawn and
@@ -181,12 +251,15 @@
       (collection.features || []).forEach(function (feature) {
         cellMax = cells ? Math.max(cellMax, feature.properties.count) : 0;
       });
+      var stacks = cells ? {} : ew.cellStacks(spec, collection.features || []);
       (collection.features || []).forEach(function (feature, i) {
         if (cells) {
           feature.ewCell = true;
           feature.ewCellDeg = collection.aggregate.cell_deg;
         }
-        var key = JSON.stringify([feature.geometry, feature.properties, cellMax]);
+        var cellKey = cells ? null : ew.cellKey(spec, feature);
+        feature.ewStack = cellKey !== null ? stacks[cellKey] : 0;
+        var key = JSON.stringify([feature.geometry, feature.properties, cellMax, feature.ewStack]);
         var id = cells ? "cell:" + collection.aggregate.cell_deg + ":" + feature.id
           : feature.id !== undefined && feature.id !== null ? "id:" + feature.id : "key:" + key + ":" + i;
         seen[id] = true;
@@ -195,7 +268,7 @@
           return;
         }
         if (old) {
-          layer.removeLayer(old.layer);
+          dropDrawn(old);
         }
         addingId = id;
         addingKey = key;
@@ -203,10 +276,11 @@
       });
       Object.keys(drawn).forEach(function (id) {
         if (!seen[id]) {
-          layer.removeLayer(drawn[id].layer);
+          dropDrawn(drawn[id]);
           delete drawn[id];
         }
       });
+      flushClusters();
     }
 
     function finish() {
@@ -278,12 +352,12 @@
       timer = setTimeout(refresh, ew.DEBOUNCE_MS);
     }
 
-    layer.ewRefresh = schedule;
-    layer.on("add", function () {
+    overlay.ewRefresh = schedule;
+    overlay.on("add", function () {
       map.on("moveend", schedule);
       refresh();
     });
-    layer.on("remove", function () {
+    overlay.on("remove", function () {
       map.off("moveend", schedule);
       if (timer !== null) {
         clearTimeout(timer);
@@ -301,6 +375,6 @@
       ew.zoomedOut[name] = false;
       finish();
     });
-    return layer;
+    return overlay;
   };
 })();
