@@ -27,7 +27,7 @@ def test_add_prints_the_token_once_and_stores_only_its_hash(tmp_path: Path) -> N
     token = added.stdout.strip().splitlines()[-1]
     assert token.startswith("ecw_") and len(token) == 4 + 12 + 1 + 43
     raw = store.read_bytes()
-    assert token.encode() not in raw and token.split("_")[2].encode() not in raw
+    assert token.encode() not in raw and token.split("_", 2)[2].encode() not in raw
     with open_store(store) as st:
         found = token_account(st, token)
         assert found is not None and (found.name, found.role) == ("partner-vn", "ngo")
@@ -37,7 +37,7 @@ def test_add_prints_the_token_once_and_stores_only_its_hash(tmp_path: Path) -> N
         assert token_account(st, "") is None and token_account(st, "Bearer " + token) is None
     listed = _run(store, "tokens", "list")
     assert listed.exit_code == 0 and token not in listed.output
-    assert listed.output.split()[:4] == ["partner-vn", token.split("_")[1], "ngo", "active"]
+    assert listed.output.split()[:4] == ["partner-vn", token.split("_", 2)[1], "ngo", "active"]
 
 
 def test_revoke_and_expiry_end_a_token(tmp_path: Path) -> None:
