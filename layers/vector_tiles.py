@@ -33,7 +33,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from layers.aggregates import CELL_STEPS_DEG, cell_size_for, grid_aggregate
+from layers.aggregates import CELL_STEPS_DEG, cell_size_for, grid_aggregate, pyramid_aggregate
 from layers.catalog import Layer
 from layers.errors import LayerError
 from layers.geojson import plain_value
@@ -176,7 +176,10 @@ def render_tile(store: Store, layer: Layer, access: Access, z: int, x: int, y: i
     box = lonlat_bounds(z, x, y, buffer=BUFFER_UNITS / EXTENT)
     bounds = mercator_bounds(z, x, y)
     detailed = z >= (layer.min_zoom or 0)
-    if detailed:  # one read through the gate: at most one feature more than a tile may hold
+    # the grid pyramid (when it covers the tile) counts the tile's features without reading them
+    counted = pyramid_aggregate(store, layer, access, bbox=box, where=where, cell_deg=cell_size_for(box, CELLS_ACROSS_TILE)) if detailed else None
+    if detailed and (counted is None or counted.total <= max_features):
+        # one read through the gate: at most one feature more than a tile may hold
         frame = read_redacted(store, layer, access, bbox=box, where=where, limit=max_features + 1)
         if len(frame) <= max_features:
             tile = _feature_tile(layer, frame, access, bounds)
