@@ -37,6 +37,7 @@ from layers.aggregates import CELL_STEPS_DEG, cell_size_for, grid_aggregate, pyr
 from layers.catalog import Layer
 from layers.errors import LayerError
 from layers.geojson import plain_value
+from layers.mvt_encode import encode_layer, writes
 from layers.redaction import Access, read_redacted, source_layer, visible_fields
 from layers.store import Store
 
@@ -143,7 +144,12 @@ def _feature_tile(layer: Layer, frame: pd.DataFrame, access: Access, bounds: tup
             if value is not None:
                 props[f.name] = value
         features.append({"geometry": geom, "properties": props})
-    return Tile(_encode(layer.name, features), False, len(features))
+    # points, and polygons still valid in whole tile units, are written directly; anything else
+    # (lines, a polygon that rounding made invalid) through mapbox-vector-tile, which repairs it
+    shapes = np.asarray([f["geometry"] for f in features], dtype=object)
+    direct = all(writes(g) for g in shapes) and bool(shapely.is_valid(shapes).all()) if len(shapes) else True
+    data = encode_layer(layer.name, features, EXTENT) if direct else _encode(layer.name, features)
+    return Tile(data, False, len(features))
 
 
 def _cell_tile(store: Store, layer: Layer, access: Access, box: tuple[float, float, float, float], where: Mapping[str, Any] | None,
@@ -158,7 +164,7 @@ def _cell_tile(store: Store, layer: Layer, access: Access, box: tuple[float, flo
     squares = _to_tile_units(shapely.clip_by_rect(squares, *bounds), bounds)
     features = [{"geometry": g, "properties": {k: v for k, v in f["properties"].items() if v is not None}}
                 for f, g in zip(cells, squares, strict=True) if not g.is_empty]
-    return Tile(_encode(f"{layer.name}_cells", features), True, len(features))
+    return Tile(encode_layer(f"{layer.name}_cells", features, EXTENT), True, len(features))  # squares: written directly
 
 
 def render_tile(store: Store, layer: Layer, access: Access, z: int, x: int, y: int, *, where: Mapping[str, Any] | None = None,
