@@ -149,13 +149,14 @@ def bench_store(name: str, path: Path, data_dir: Path, reps: int, region: tuple[
     cx, cy = centre
     view = (cx - VIEW_DEG / 2, cy - VIEW_DEG / 2, cx + VIEW_DEG / 2, cy + VIEW_DEG / 2)
     out: dict[str, float] = {}
-    out["view_p95"] = measure("50 km view", fetch(view), reps)[1]
-    measure("50 km view, confidence=high&risk=60", fetch(view, "&confidence=high&risk=60"), reps)
-    # the whole region: the first answer after a change to the store reads every row (timed
-    # alone), later ones regrid the layer's cached summary
+    # the first view after a change to the store (the login above wrote a session) builds the
+    # layer's grid pyramid: timed alone; later views read whole cells from it and count borders
     t0 = time.perf_counter()
     fetch(region)()
-    print(f"  {'whole region, first after a store change':<44} {(time.perf_counter() - t0) * 1000:7.0f} ms (reads every row once)")
+    print(f"  {'whole region, first after a store change':<44} {(time.perf_counter() - t0) * 1000:7.0f} ms (builds the grid pyramid)")
+    out["view_p95"] = measure("50 km view", fetch(view), reps)[1]
+    measure("50 km view, confidence=high&risk=60", fetch(view, "&confidence=high&risk=60"), reps)
+    measure("50 km view, confidence=high (from the pyramid)", fetch(view, "&confidence=high"), reps)
     _, out["region_p95"], out["region_bytes"] = measure("whole region", fetch(region), reps)
     # imagery: tiles over the stored scenes, each asked once (no cache hit), zoom 12-14
     dates = client.get("/api/imagery/dates").get_json()["dates"]
@@ -222,6 +223,8 @@ def main() -> None:
         print(f"store: reused {path}")
     # the map's view of the whole region: the data's extent and a margin, as the page shows it
     region = (WEST - 0.5, SOUTH - 0.5, EAST + 0.5, NORTH + 0.5)
+    load = os.getloadavg()
+    print(f"load average (1, 5, 15 min): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     big = bench_store(f"big store ({path.name})", path, path.parent, reps, region, ((WEST + EAST) / 2, (SOUTH + NORTH) / 2))
     demo = args.demo or CACHE / "demo" / "demo.gpkg"
     if not demo.exists() and not args.quick:
@@ -233,6 +236,8 @@ def main() -> None:
         bench_store("demo store", demo, demo.parent, reps, region, (107.44, 13.655))
     else:
         print("demo store: skipped with --quick (run without --quick once to build it)")
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     misses = [k for k, target in (("view_p95", TARGET_P95_MS), ("region_p95", TARGET_P95_MS), ("tile_p95", TARGET_TILE_P95_MS)) if big.get(k, 0) >= target]
     print("targets: " + ("all met on the big store" if not misses and big["region_bytes"] < TARGET_BYTES else f"missed: {', '.join(misses) or 'bytes'}"))
 

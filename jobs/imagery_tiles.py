@@ -1,8 +1,9 @@
 """XYZ imagery tiles (web Mercator, 256 px PNG) rendered from the stored scene COGs.
 
-A tile is read from each scene file through a :class:`rasterio.vrt.WarpedVRT` whose grid is
-the tile itself (EPSG:3857 bounds of ``z/x/y``, 256 x 256), so GDAL reads only the blocks the
-tile needs. Styles:
+A tile is read from each scene file as the window under the tile (EPSG:3857 bounds of
+``z/x/y`` projected to the file's CRS), decimated on read to about the tile's resolution so that
+GDAL reads only the blocks of the fitting overview, and resampled to the tile's 256 x 256 web
+Mercator pixels in numpy (:func:`_read_tile`). Styles:
 
 - ``truecolor``: B04 B03 B02 stretched like the quicklooks (reflectance 0-0.3 to 0-255, gamma
   1/1.6); without B02/B03, false colour B11 B08 B04;

@@ -13,6 +13,13 @@ A feature falls in the cell holding the centre of its bounding box. Cells are sq
 ``floor(x / cell_deg)``, row ``floor(y / cell_deg)``. :func:`cell_size_for` picks the size from
 the view, from the fixed steps :data:`CELL_STEPS_DEG`, so that neighbouring views share cells.
 
+Where the store keeps a grid pyramid (:mod:`layers.grid_pyramid`: the GeoPackage, per committed
+state), the stored rows' cells of a view come from it and the view's border; the cells and counts
+are the same as the store's live ``grid_summary`` (a property test holds them equal), so which
+path answered is invisible. :func:`pyramid_aggregate` answers only from the pyramid (``None``
+when it does not cover the view's filters), so a caller can learn a view's count without
+reading a row.
+
 API::
 
     agg = grid_aggregate(store, get_layer("clearings"), access, bbox=(w, s, e, n), where=...)
@@ -92,13 +99,21 @@ class GridAggregate:
         out: list[dict[str, Any]] = []
         step = self.cell_deg
         decimals = max(0, -math.floor(math.log10(step))) + 1
-        for i in range(len(self.count)):
-            ix, iy = int(self.ix[i]), int(self.iy[i])
-            x0, y0 = round(ix * step, decimals), round(iy * step, decimals)
-            x1, y1 = round((ix + 1) * step, decimals), round((iy + 1) * step, decimals)
-            props: dict[str, Any] = {"count": int(self.count[i])}
-            if self.area_ha is not None:
-                props["area_ha"] = round(float(self.area_ha[i]), 1)
+        edges: dict[int, float] = {}  # a column's or row's edge, rounded once (cells share them)
+
+        def edge(k: int) -> float:
+            found = edges.get(k)
+            if found is None:
+                found = edges[k] = round(k * step, decimals)
+            return found
+
+        counts = self.count.tolist()
+        areas = self.area_ha.tolist() if self.area_ha is not None else None
+        for i, (ix, iy) in enumerate(zip(self.ix.tolist(), self.iy.tolist(), strict=True)):
+            x0, y0, x1, y1 = edge(ix), edge(iy), edge(ix + 1), edge(iy + 1)
+            props: dict[str, Any] = {"count": counts[i]}
+            if areas is not None:
+                props["area_ha"] = round(areas[i], 1)
             out.append({
                 "type": "Feature", "id": f"{ix},{iy}",
                 "geometry": {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]},

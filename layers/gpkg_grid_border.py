@@ -74,15 +74,21 @@ def _meets(box: BBox) -> tuple[str, list[float]]:
     return "(r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?)", [e, w, n, s]
 
 
-def _cells_of(store: GeoPackageStore, layer: str, step: float, conditions: list[tuple[str, list[Any]]],
+def _cells_of(store: GeoPackageStore, layer: str, step: float, parts: list[list[tuple[str, list[Any]]]],
               where: Mapping[str, Any] | None, sum_field: str | None) -> Cells:
+    """Cells of the rows of several disjoint sets (each the conjunction of its conditions), in one statement."""
     lyr = store.layer(layer)
-    clause, params = store.where_sql(lyr, where, None)
-    for sql, values in conditions:
-        clause += (" AND " if clause else " WHERE ") + sql
-        params += values
-    query, all_params = cell_select(store, lyr, cell_deg=step, clause=clause, params=params, where=where, sum_field=sum_field)
-    return to_arrays(store.query(query, all_params, what=f"aggregating the border of a view of layer {lyr.name!r}"))
+    queries, all_params = [], []
+    for conditions in parts:
+        clause, params = store.where_sql(lyr, where, None)
+        for sql, values in conditions:
+            clause += (" AND " if clause else " WHERE ") + sql
+            params += values
+        query, query_params = cell_select(store, lyr, cell_deg=step, clause=clause, params=params, where=where, sum_field=sum_field)
+        queries.append(query)
+        all_params += query_params
+    rows = store.query(" UNION ALL ".join(queries), all_params, what=f"aggregating the border of a view of layer {lyr.name!r}")
+    return _merge([to_arrays(rows)])
 
 
 def border(store: GeoPackageStore, layer: str, *, cell_deg: float, bbox: BBox, whole: tuple[int, int, int, int],
@@ -106,16 +112,19 @@ def border(store: GeoPackageStore, layer: str, *, cell_deg: float, bbox: BBox, w
         ("(r.maxx < ? AND r.maxx >= ?)", [w, w - EDGE_DEG]), ("(r.minx > ? AND r.minx <= ?)", [e, e + EDGE_DEG]),
         ("(r.maxy < ? AND r.maxy >= ?)", [s, s - EDGE_DEG]), ("(r.miny > ? AND r.miny <= ?)", [n, n + EDGE_DEG]),
     ]
-    plus, minus = [], []
-    for k, strip in enumerate(strips):
-        earlier = [_meets(other) for other in strips[:k]]
-        conditions = [_meets(strip), _meets((w, s, e, n)), ("NOT " + in_whole[0], in_whole[1])]
-        conditions += [("NOT " + sql, values) for sql, values in earlier]
-        plus.append(_cells_of(store, layer, step, conditions, where, sum_field))
-    for k, band in enumerate(bands):
-        conditions = [band, in_whole] + [("NOT " + sql, values) for sql, values in bands[:k]]
-        minus.append(_cells_of(store, layer, step, conditions, where, sum_field))
-    return _merge(plus), _merge(minus)
+    plus = _cells_of(store, layer, step, [
+        [_meets(strip), ("NOT " + in_whole[0], in_whole[1])] + [("NOT " + sql, values) for sql, values in (_meets(o) for o in strips[:k])]
+        for k, strip in enumerate(strips)
+    ], where, sum_field)
+    minus_parts = [[band, in_whole] + [("NOT " + sql, values) for sql, values in bands[:k]] for k, band in enumerate(bands)]
+    # nearly always none: asked of the R-tree alone first
+    rtree = _quote(gpkg_rtree.index_name(layer))
+    probe = " + ".join(f"(SELECT count(*) FROM {rtree} AS r WHERE {band[0]})" for band in bands)
+    probe_params = [v for band in bands for v in band[1]]
+    if not int(store.query(f"SELECT {probe}", probe_params, what=f"the border of a view of layer {layer!r}")[0][0]):
+        empty = np.zeros(0, dtype=np.int64)
+        return plus, (empty, empty.copy(), empty.copy(), np.zeros(0))
+    return plus, _cells_of(store, layer, step, minus_parts, where, sum_field)
 
 
 def _merge(parts: list[Cells]) -> Cells:

@@ -169,3 +169,18 @@ def test_the_generalised_cache_is_per_role_and_state_and_equals_a_fresh_read(sto
     assert "case_reference" not in cached.columns
     # the exact roles are never served from it: they read stored rows
     assert "case_reference" in read_redacted(store, seizures, "planner", bbox=box).columns
+
+
+def test_views_whose_edges_graze_features(store: Store) -> None:
+    """Views whose edges lie a hair beyond a feature's indexed bounds (the border's minus side is
+    then looked into) or exactly on them: still the live cells."""
+    layer = get_layer("clearings")
+    rows = store.query('SELECT minx, maxx, miny, maxy FROM "rtree_clearings_geom" ORDER BY id LIMIT 40', [], what="test")  # type: ignore[attr-defined]
+    for minx, maxx, miny, maxy in rows:
+        for w, s in ((maxx + 5e-7, miny - 0.3), (maxx, maxy), (minx - 0.61, maxy + 5e-7)):
+            bbox = (w, s, w + 0.62, s + 0.61)
+            agg = pyramid_aggregate(store, layer, "planner", bbox=bbox, cell_deg=0.05)
+            assert agg is not None
+            live = _live(store, "clearings", "planner", bbox, None, 0.05)
+            assert agg.ix.tolist() == live["ix"].tolist() and agg.count.tolist() == live["count"].tolist()
+            assert agg.total == count_redacted(store, layer, "planner", bbox=bbox)
