@@ -183,7 +183,7 @@ def _sample(data: NDArray[np.float32], valid: NDArray[np.bool_], cols: NDArray[n
         out += np.take(padded, idx, axis=1) * wv
         weight += wv
     has = weight > 1e-6
-    out[:, has] /= weight[has]
+    np.divide(out, weight, out=out, where=has)
     return out.reshape(n, *cols.shape), has.reshape(cols.shape)
 
 

@@ -55,38 +55,38 @@ def _uint_field(number: int, value: int) -> bytes:
 
 
 def _packed(number: int, values: Sequence[int]) -> bytes:
-    return _field(number, b"".join(_varint(v) for v in values))
+    return _field(number, b"".join([_varint(v) if v >= 0x80 else bytes((v,)) for v in values]))
 
 
 def _command(cid: int, count: int) -> int:
     return (cid & 0x7) | (count << 3)
 
 
-def _ring(coords: np.ndarray, extent: int, cursor: list[int], exterior: bool) -> list[int]:
-    """Commands of one ring (closing point dropped), wound as the specification asks; [] if degenerate."""
-    pts = np.asarray(coords, dtype=np.int64)[:-1].copy()
-    pts[:, 1] = extent - pts[:, 1]  # y down
-    keep = np.ones(len(pts), dtype=bool)
-    keep[1:] = np.any(pts[1:] != pts[:-1], axis=1)  # repeated points say nothing
-    pts = pts[keep]
-    if len(pts) > 1 and (pts[0] == pts[-1]).all():
-        pts = pts[:-1]
+def _ring(coords: list[list[float]], extent: int, cursor: list[int], exterior: bool) -> list[int]:
+    """Commands of one ring (closing point dropped), wound as the specification asks; [] if degenerate.
+
+    Plain Python: rings here are short (cell squares, simplified outlines), and numpy's per-call
+    cost would exceed the work."""
+    pts: list[tuple[int, int]] = []
+    for x, y in coords[:-1]:
+        p = (round(x), extent - round(y))  # y down
+        if not pts or p != pts[-1]:  # repeated points say nothing
+            pts.append(p)
+    if len(pts) > 1 and pts[0] == pts[-1]:
+        pts.pop()
     if len(pts) < 3:
         return []
-    x, y = pts[:, 0], pts[:, 1]
-    area2 = int(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+    area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1], strict=True))
     if area2 == 0:
         return []
     if (area2 > 0) != exterior:
-        pts = pts[::-1]
+        pts.reverse()
     out = []
-    for i, (px, py) in enumerate(pts.tolist()):
+    for i, (px, py) in enumerate(pts):
         dx, dy = px - cursor[0], py - cursor[1]
         cursor[0], cursor[1] = px, py
         if i == 0:
-            out += [_command(_MOVE_TO, 1), _zigzag(dx), _zigzag(dy)]
-            if len(pts) > 1:
-                out.append(_command(_LINE_TO, len(pts) - 1))
+            out += [_command(_MOVE_TO, 1), _zigzag(dx), _zigzag(dy), _command(_LINE_TO, len(pts) - 1)]
         else:
             out += [_zigzag(dx), _zigzag(dy)]
     out.append(_command(_CLOSE_PATH, 1))
@@ -96,21 +96,20 @@ def _ring(coords: np.ndarray, extent: int, cursor: list[int], exterior: bool) ->
 def _geometry(geom: Any, extent: int) -> tuple[int, list[int]]:
     cursor = [0, 0]
     if geom.geom_type in ("Point", "MultiPoint"):
-        pts = np.asarray(shapely.get_coordinates(geom), dtype=np.int64)
-        out = [_command(_MOVE_TO, len(pts))]
-        for px, py in pts.tolist():
-            py = extent - py
+        out = [_command(_MOVE_TO, len(shapely.get_coordinates(geom)))]
+        for x, y in shapely.get_coordinates(geom).tolist():
+            px, py = round(x), extent - round(y)
             out += [_zigzag(px - cursor[0]), _zigzag(py - cursor[1])]
             cursor = [px, py]
         return _POINT, out
     out = []
     for poly in getattr(geom, "geoms", [geom]):
-        shell = _ring(shapely.get_coordinates(poly.exterior), extent, cursor, True)
+        shell = _ring(shapely.get_coordinates(poly.exterior).tolist(), extent, cursor, True)
         if not shell:
             continue
         out += shell
         for hole in poly.interiors:
-            out += _ring(shapely.get_coordinates(hole), extent, cursor, False)
+            out += _ring(shapely.get_coordinates(hole).tolist(), extent, cursor, False)
     return _POLYGON, out
 
 

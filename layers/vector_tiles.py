@@ -2,10 +2,12 @@
 
 A tile ``z/x/y`` (the XYZ scheme of web maps: Web Mercator, ``y`` from the north) is read through
 the one gate (:func:`layers.redaction.read_redacted` / :func:`~layers.redaction.count_redacted`,
-for the tile's lon/lat box) and encoded with ``mapbox-vector-tile`` (4096 units a side):
+for the tile's lon/lat box) and encoded (4096 units a side; points, cells and valid polygons by
+:mod:`layers.mvt_encode`, anything else by ``mapbox-vector-tile``):
 
-- **features** when the tile holds at most :data:`MAX_TILE_FEATURES` of them (encoding costs about
-  250 µs a polygon) and the zoom is at least the layer's ``min_zoom``: geometries in Web Mercator,
+- **features** when the tile holds at most :data:`MAX_TILE_FEATURES` of them (reading and
+  encoding cost about 300 µs a polygon; the grid pyramid, when it covers the tile, counts them
+  without reading) and the zoom is at least the layer's ``min_zoom``: geometries in Web Mercator,
   clipped to the tile (plus a small buffer) and simplified to one tile unit (what the tile can
   show at all); properties: the feature's id (``feature_id``) and the layer's popup fields the
   role sees;
@@ -46,7 +48,7 @@ logger = logging.getLogger(__name__)
 MAX_ZOOM = 22
 EXTENT = 4096
 BUFFER_UNITS = 64  # tile units of geometry kept beyond each edge (lines and polygons join across tiles)
-MAX_TILE_FEATURES = 2_000
+MAX_TILE_FEATURES = 1_000  # reading, clipping and encoding cost ~0.3 ms a polygon: a tile of more is drawn as cells (bench_tiles)
 MAX_TILE_BYTES = 500_000
 CELLS_ACROSS_TILE = 16
 _WEB_MERCATOR_HALF = 20037508.342789244
@@ -160,7 +162,8 @@ def _cell_tile(store: Store, layer: Layer, access: Access, box: tuple[float, flo
     whole = (max(-180.0, whole[0]), max(-90.0, whole[1]), min(180.0, whole[2]), min(90.0, whole[3]))
     agg = grid_aggregate(store, layer, access, bbox=whole, where=where, cell_deg=cell_deg)
     cells = agg.features()
-    squares = _to_mercator(np.asarray([shapely.geometry.shape(f["geometry"]) for f in cells], dtype=object))
+    corners = np.asarray([f["geometry"]["coordinates"][0][0] + f["geometry"]["coordinates"][0][2] for f in cells], dtype=float).reshape(-1, 4)
+    squares = _to_mercator(shapely.box(corners[:, 0], corners[:, 1], corners[:, 2], corners[:, 3], ccw=True))
     squares = _to_tile_units(shapely.clip_by_rect(squares, *bounds), bounds)
     features = [{"geometry": g, "properties": {k: v for k, v in f["properties"].items() if v is not None}}
                 for f, g in zip(cells, squares, strict=True) if not g.is_empty]
