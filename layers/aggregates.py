@@ -154,10 +154,12 @@ def _make(layer: Layer, step: float, cells: tuple[NDArray[np.int64], NDArray[np.
 
 
 def pyramid_aggregate(store: Store, layer: Layer, who: Access | Role, *, bbox: BBox, where: Mapping[str, Any] | None = None,
-                      cell_deg: float | None = None) -> GridAggregate | None:
+                      cell_deg: float | None = None, areas: bool = True) -> GridAggregate | None:
     """:func:`grid_aggregate` when the store's grid pyramid answers it (:mod:`layers.grid_pyramid`:
     stored rows, equality filters on its fields, cells of at least its smallest size), else
-    ``None`` — without reading a row. The same cells and counts as :func:`grid_aggregate`."""
+    ``None`` — without reading a row. The same cells and counts as :func:`grid_aggregate`;
+    ``areas=False`` leaves the hectares out (the view's border is then counted on the spatial
+    index alone: cheaper, for a caller that wants the count)."""
     if not layer.geometry_type:
         return None
     access = who if isinstance(who, Access) else Access(check_role(who))
@@ -165,7 +167,7 @@ def pyramid_aggregate(store: Store, layer: Layer, who: Access | Role, *, bbox: B
     rows = stored_rows(layer, access, where)
     if rows is None or step not in CELL_STEPS_DEG:
         return None
-    area = _area_field(layer, access)
+    area = _area_field(layer, access) if areas else None
     cells = pyramid_cells(store, rows, bbox=bbox, cell_deg=step, sum_field=area)
     return None if cells is None else _make(layer, step, cells, area)
 

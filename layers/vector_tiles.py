@@ -186,7 +186,7 @@ def render_tile(store: Store, layer: Layer, access: Access, z: int, x: int, y: i
     bounds = mercator_bounds(z, x, y)
     detailed = z >= (layer.min_zoom or 0)
     # the grid pyramid (when it covers the tile) counts the tile's features without reading them
-    counted = pyramid_aggregate(store, layer, access, bbox=box, where=where, cell_deg=cell_size_for(box, CELLS_ACROSS_TILE)) if detailed else None
+    counted = pyramid_aggregate(store, layer, access, bbox=box, where=where, cell_deg=cell_size_for(box, CELLS_ACROSS_TILE), areas=False) if detailed else None
     if detailed and (counted is None or counted.total <= max_features):
         # one read through the gate: at most one feature more than a tile may hold
         frame = read_redacted(store, layer, access, bbox=box, where=where, limit=max_features + 1)

@@ -184,3 +184,13 @@ def test_views_whose_edges_graze_features(store: Store) -> None:
             live = _live(store, "clearings", "planner", bbox, None, 0.05)
             assert agg.ix.tolist() == live["ix"].tolist() and agg.count.tolist() == live["count"].tolist()
             assert agg.total == count_redacted(store, layer, "planner", bbox=bbox)
+
+
+def test_counts_without_areas_are_the_same_counts(store: Store) -> None:
+    layer = get_layer("clearings")
+    for bbox in _boxes(np.random.default_rng(9), 10):
+        full = pyramid_aggregate(store, layer, "planner", bbox=bbox, cell_deg=0.05)
+        bare = pyramid_aggregate(store, layer, "planner", bbox=bbox, cell_deg=0.05, areas=False)
+        assert (full is None) == (bare is None)
+        if full is not None and bare is not None:
+            assert bare.area_ha is None and bare.count.tolist() == full.count.tolist() and bare.ix.tolist() == full.ix.tolist()
