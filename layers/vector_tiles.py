@@ -110,13 +110,14 @@ def _property(field_type: str, value: Any) -> Any:
     return out
 
 
-def _to_tile_units(geoms: np.ndarray, bounds: tuple[float, float, float, float]) -> np.ndarray:
+def _to_tile_units(geoms: np.ndarray, bounds: tuple[float, float, float, float], simplify: bool = True) -> np.ndarray:
     """Web Mercator metres to tile units (0..EXTENT, y up), simplified to one unit and rounded to whole units
     (done here with shapely 2, not by the encoder's quantizer, which uses the deprecated ``shapely.ops.transform``)."""
     minx, miny, maxx, maxy = bounds
     scale = np.array([EXTENT / (maxx - minx), EXTENT / (maxy - miny)])
     units = shapely.transform(geoms, lambda xy: (xy - np.array([minx, miny])) * scale)
-    units = shapely.simplify(units, 1.0, preserve_topology=True)
+    if simplify:  # (cell squares have nothing to simplify)
+        units = shapely.simplify(units, 1.0, preserve_topology=True)
     return shapely.transform(units, np.round)
 
 
@@ -164,7 +165,7 @@ def _cell_tile(store: Store, layer: Layer, access: Access, box: tuple[float, flo
     cells = agg.features()
     corners = np.asarray([f["geometry"]["coordinates"][0][0] + f["geometry"]["coordinates"][0][2] for f in cells], dtype=float).reshape(-1, 4)
     squares = _to_mercator(shapely.box(corners[:, 0], corners[:, 1], corners[:, 2], corners[:, 3], ccw=True))
-    squares = _to_tile_units(shapely.clip_by_rect(squares, *bounds), bounds)
+    squares = _to_tile_units(shapely.clip_by_rect(squares, *bounds), bounds, simplify=False)
     features = [{"geometry": g, "properties": {k: v for k, v in f["properties"].items() if v is not None}}
                 for f, g in zip(cells, squares, strict=True) if not g.is_empty]
     return Tile(encode_layer(f"{layer.name}_cells", features, EXTENT), True, len(features))  # squares: written directly
