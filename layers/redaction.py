@@ -340,7 +340,7 @@ def read_redacted(
     # state, role and id key; then the box and the filters on the published values
     whole = _PUBLISHED.get(store, (src.name, access.role, hashlib.sha256(access.id_key).digest()),
                            lambda: redact(src, store.read(src.name), access))
-    out = _filter_published(src, whole, where, bbox)
+    out = _filter_published(src, whole.copy(deep=False), where, bbox)  # a frame of this call's own (the kept one is shared)
     out = out[[c for c in out.columns if c in wanted or (isinstance(out, gpd.GeoDataFrame) and c == out.geometry.name)]]
     return out.iloc[:limit] if limit is not None else out
 
