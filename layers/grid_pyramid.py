@@ -19,9 +19,10 @@ points) is answered live. The cache is keyed by the store's state token (``state
 commit starts afresh; a store without one, e.g. PostGIS, has no pyramid) and holds no role: it
 counts stored rows, and which rows a role may count is decided by the gate before it is asked.
 
-The first view after a write builds the layer's pyramid: one pass over the R-tree's node table
-and one over the table's filter fields (a few seconds at a million rows); each cell size is
-binned on first use.
+The first coarse view after a write (cells of :data:`BUILD_STEP` or more: a region, a low-zoom
+tile) builds the layer's pyramid: one pass over the R-tree's node table and one over the
+table's filter fields (a few seconds at a million rows); finer views are counted live until then.
+Each cell size is binned on first use.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {"clearings": ("confidence", "review_st
 filter on them is answered from the pyramid."""
 MIN_STEP = 0.01
 """Cell sizes below this are counted live (a view that fine holds few features)."""
+BUILD_STEP = 0.05
+"""A view (or tile) with cells at least this large (about 1.6 degrees across or more; tiles to
+zoom 8) builds the pyramid when the store's state has none yet; finer ones are counted live
+meanwhile (a few thousand rows: cheaper than a build), so a write does not make the next small
+view wait for it."""
 PYRAMIDS_KEPT = 4
 """Pyramids kept in memory (store state × table), least recently used dropped."""
 _OFFSET = 1 << 20  # cell columns and rows of steps >= MIN_STEP lie within +-18 000
@@ -127,6 +133,12 @@ class _Pyramids:
         with self._lock:
             self._building.pop(key, None)
         return found
+
+    def peek(self, store: Store, table: str) -> _Pyramid | None:
+        """The pyramid of the store's current state if it is built already (never builds)."""
+        token: tuple[Any, ...] = store.state_token()  # type: ignore[attr-defined]
+        with self._lock:
+            return self._items.get((token, table))
 
     def clear(self) -> None:
         with self._lock:
@@ -211,7 +223,11 @@ def pyramid_cells(store: Store, rows: StoredRows, *, bbox: BBox, cell_deg: float
     whole = _whole_cells(bbox, cell_deg)
     if whole is None:
         return None
-    pyramid = _PYRAMIDS.get(store, rows.table)
+    # a view this coarse would count many rows live: it builds the pyramid (once per store state);
+    # a finer one counts live until some view has built it
+    pyramid = _PYRAMIDS.get(store, rows.table) if cell_deg >= BUILD_STEP else _PYRAMIDS.peek(store, rows.table)
+    if pyramid is None:
+        return None
     allowed = _allowed(pyramid, rows.table, rows.where)
     if allowed is None:
         return None

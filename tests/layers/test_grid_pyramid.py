@@ -194,3 +194,14 @@ def test_counts_without_areas_are_the_same_counts(store: Store) -> None:
         assert (full is None) == (bare is None)
         if full is not None and bare is not None:
             assert bare.area_ha is None and bare.count.tolist() == full.count.tolist() and bare.ix.tolist() == full.ix.tolist()
+
+
+def test_only_a_coarse_view_builds_the_pyramid(store: Store) -> None:
+    layer = get_layer("clearings")
+    fine = (104.6, 11.6, 105.0, 12.0)  # 0.02-degree cells
+    forget_pyramids()
+    assert pyramid_aggregate(store, layer, "planner", bbox=fine) is None  # counted live meanwhile
+    assert grid_aggregate(store, layer, "planner", bbox=fine).total == count_redacted(store, layer, "planner", bbox=fine)
+    assert pyramid_aggregate(store, layer, "planner", bbox=REGION) is not None  # 0.1-degree cells: builds it
+    agg = pyramid_aggregate(store, layer, "planner", bbox=fine)
+    assert agg is not None and agg.total == count_redacted(store, layer, "planner", bbox=fine)
