@@ -1,8 +1,9 @@
 """XYZ imagery tiles (web Mercator, 256 px PNG) rendered from the stored scene COGs.
 
-A tile is read from each scene file through a :class:`rasterio.vrt.WarpedVRT` whose grid is
-the tile itself (EPSG:3857 bounds of ``z/x/y``, 256 x 256), so GDAL reads only the blocks the
-tile needs. Styles:
+A tile is read from each scene file as the window under the tile (EPSG:3857 bounds of
+``z/x/y`` projected to the file's CRS), decimated on read to about the tile's resolution so that
+GDAL reads only the blocks of the fitting overview, and resampled to the tile's 256 x 256 web
+Mercator pixels in numpy (:func:`_read_tile`). Styles:
 
 - ``truecolor``: B04 B03 B02 stretched like the quicklooks (reflectance 0-0.3 to 0-255, gamma
   1/1.6); without B02/B03, false colour B11 B08 B04;
@@ -27,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import rasterio.io
 from numpy.typing import NDArray
+from pyproj import Transformer
 from rasterio.enums import Resampling
-from rasterio.transform import from_bounds
-from rasterio.vrt import WarpedVRT
+from rasterio.windows import Window
 
 from ingest.imagery.local import open_scene
 from jobs.quicklooks import GAMMA, RAMP, STRETCH_MAX
@@ -110,24 +112,107 @@ def _bands(path: Path, mtime_ns: int, style: str) -> tuple[list[int], float, flo
     return [scene.index(n) for n in names], 10000.0 / scene.scale, scene.nodata
 
 
+_OPEN = threading.local()  # each thread's open scene files (rasterio datasets are not shared between threads)
+OPEN_FILES = 8
+_CONTROL = 17  # control points a side: the tile's projection is computed there and interpolated between
+
+
+def _dataset(path: Path, mtime_ns: int) -> rasterio.io.DatasetReader:
+    """This thread's open dataset of ``path`` (reopened when the file changed), least recently used closed."""
+    held: OrderedDict[tuple[Path, int], rasterio.io.DatasetReader] | None = getattr(_OPEN, "files", None)
+    if held is None:
+        held = _OPEN.files = OrderedDict()
+    key = (path, mtime_ns)
+    ds = held.get(key)
+    if ds is None:
+        ds = held[key] = rasterio.open(path)
+        while len(held) > OPEN_FILES:
+            held.popitem(last=False)[1].close()
+    held.move_to_end(key)
+    return ds
+
+
+@functools.lru_cache(maxsize=64)
+def _to_source(crs: str) -> Transformer:
+    return Transformer.from_crs("EPSG:3857", crs, always_xy=True)
+
+
+def _source_points(ds: rasterio.io.DatasetReader, bounds: tuple[float, float, float, float]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Column and row (fractional, in the file's full-resolution pixels) under the centre of each tile pixel.
+
+    Projected exactly at :data:`_CONTROL` x :data:`_CONTROL` points and interpolated bilinearly
+    between them (the projection is smooth at a tile's scale: far below a pixel's error).
+    """
+    west, south, east, north = bounds
+    at = np.linspace(0.0, TILE, _CONTROL)
+    gx, gy = np.meshgrid(west + at / TILE * (east - west), north - at / TILE * (north - south))
+    sx, sy = _to_source(ds.crs.to_string()).transform(gx, gy)
+    inverse = ~ds.transform
+    cols, rows = inverse * (np.asarray(sx), np.asarray(sy))
+    # tile pixel centres in control-grid units, and bilinear weights
+    u = (np.arange(TILE) + 0.5) / TILE * (_CONTROL - 1)
+    i0 = np.minimum(u.astype(int), _CONTROL - 2)
+    f = u - i0
+
+    def interpolate(grid: NDArray[np.float64]) -> NDArray[np.float64]:
+        top = grid[i0][:, i0] * (1 - f)[None, :] + grid[i0][:, i0 + 1] * f[None, :]
+        bottom = grid[i0 + 1][:, i0] * (1 - f)[None, :] + grid[i0 + 1][:, i0 + 1] * f[None, :]
+        out: NDArray[np.float64] = top * (1 - f)[:, None] + bottom * f[:, None]
+        return out
+
+    return interpolate(np.asarray(cols, dtype=np.float64)), interpolate(np.asarray(rows, dtype=np.float64))
+
+
+def _sample(data: NDArray[np.float32], valid: NDArray[np.bool_], cols: NDArray[np.float64], rows: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """Bilinear samples of ``data`` (bands, row, col) at pixel-centre coordinates, over the valid pixels only."""
+    n, h, w = data.shape
+    x, y = (cols - 0.5).ravel(), (rows - 0.5).ravel()
+    outside = (x < -1) | (x >= w) | (y < -1) | (y >= h)
+    x0 = np.clip(np.floor(x), -1, w - 1).astype(np.int64)
+    y0 = np.clip(np.floor(y), -1, h - 1).astype(np.int64)
+    fx, fy = (x - x0).astype(np.float32), (y - y0).astype(np.float32)
+    # one pixel of "no data" around the window, so the four neighbours are always indexable
+    padded = np.pad(data, ((0, 0), (1, 1), (1, 1))).reshape(n, -1)
+    ok_pixel = np.pad(valid, 1).ravel()
+    base = (y0 + 1) * (w + 2) + (x0 + 1)
+    out = np.zeros((n, len(x)), np.float32)
+    weight = np.zeros(len(x), np.float32)
+    for offset, wgt in ((0, (1 - fx) * (1 - fy)), (1, fx * (1 - fy)), (w + 2, (1 - fx) * fy), (w + 3, fx * fy)):
+        idx = base + offset
+        wv = np.where(ok_pixel[idx] & ~outside, wgt, np.float32(0))
+        out += np.take(padded, idx, axis=1) * wv
+        weight += wv
+    has = weight > 1e-6
+    np.divide(out, weight, out=out, where=has)
+    return out.reshape(n, *cols.shape), has.reshape(cols.shape)
+
+
 def _read_tile(path: Path, mtime_ns: int, bounds: tuple[float, float, float, float], style: str) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
     """(bands ``(n, TILE, TILE)`` as reflectance x 10 000, valid mask) of one scene over a tile.
 
-    Read through a :class:`rasterio.vrt.WarpedVRT` whose grid is the tile, so GDAL reads only
-    the blocks under the tile. (Warping an in-memory array instead, with ``reproject``, was
-    faster but builds a MemoryDataset whose warning rasterio silences with
-    ``warnings.catch_warnings``, which is not thread-safe: under waitress's threads it escaped.)
+    The window of the file under the tile is read at about the tile's resolution (GDAL then
+    reads the fitting overview, not the full-resolution blocks), and resampled to the tile's web
+    Mercator pixels here, bilinearly over the pixels with data (numpy: no GDAL warper, whose
+    in-memory datasets warn through a ``warnings.catch_warnings`` that is not thread-safe).
     """
     indexes, factor, nodata = _bands(path, mtime_ns, style)
-    transform = from_bounds(*bounds, TILE, TILE)
-    with rasterio.open(path) as ds, WarpedVRT(
-        ds, crs="EPSG:3857", transform=transform, width=TILE, height=TILE,
-        resampling=Resampling.bilinear, src_nodata=nodata if nodata is not None else 0, nodata=0,
-    ) as vrt:
-        data = vrt.read(indexes, out_dtype="float32")
-    valid: NDArray[np.bool_] = np.asarray((data > 0).all(axis=0), dtype=bool)
-    data *= np.float32(factor)
-    return data, valid
+    ds = _dataset(path, mtime_ns)
+    cols, rows = _source_points(ds, bounds)
+    c0, c1 = max(0, int(np.floor(cols.min())) - 1), min(ds.width, int(np.ceil(cols.max())) + 1)
+    r0, r1 = max(0, int(np.floor(rows.min())) - 1), min(ds.height, int(np.ceil(rows.max())) + 1)
+    empty = (np.zeros((len(indexes), TILE, TILE), np.float32), np.zeros((TILE, TILE), bool))
+    if c0 >= c1 or r0 >= r1:
+        return empty
+    # source pixels per tile pixel: read that much coarser (never finer than the file)
+    step = max(1.0, float(np.hypot(np.diff(cols, axis=1), np.diff(rows, axis=1)).mean()))
+    out_w, out_h = max(1, math.ceil((c1 - c0) / step)), max(1, math.ceil((r1 - r0) / step))
+    data = ds.read(indexes, window=Window(c0, r0, c1 - c0, r1 - r0), out_shape=(len(indexes), out_h, out_w),
+                   resampling=Resampling.nearest, out_dtype="float32")
+    missing = np.float32(nodata if nodata is not None else 0)
+    valid = (data != missing).all(axis=0) & (data > 0).all(axis=0)
+    sampled, has = _sample(data, valid, (cols - c0) * out_w / (c1 - c0), (rows - r0) * out_h / (r1 - r0))
+    sampled *= np.float32(factor)
+    return sampled, has
 
 
 @dataclass(frozen=True)

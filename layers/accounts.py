@@ -25,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from layers.errors import AccountError
 from layers.redaction import ROLES, Role
+from layers.state_cache import StateCache
 from layers.store import Store
 
 logger = logging.getLogger(__name__)
@@ -186,6 +187,7 @@ def set_disabled(store: Store, username: str, disabled: bool = True) -> Account:
 
 
 _DUMMY_HASHES: dict[HashParams, str] = {}
+_SESSIONS = StateCache(256)  # session rows and their accounts, per store state (session_account)
 
 
 def authenticate(store: Store, username: str, password: str, params: HashParams, *, record: bool = True) -> Account | None:
@@ -246,20 +248,35 @@ def start_session(store: Store, username: str, *, hours: float, address: str | N
     return token
 
 
+def _session_row(store: Store, token: str, accounts: Store) -> tuple[pd.Timestamp | None, Account | None]:
+    """(expiry, account) of session ``token``; (None, None) when there is none."""
+    rows = store.read("sessions", where={"session_hash": _token_hash(token)})
+    if not len(rows):
+        return None, None
+    row = rows.iloc[0]
+    expires = None if pd.isna(row["expires"]) else pd.Timestamp(row["expires"]).tz_localize("UTC")
+    return expires, get_account(accounts, str(row["username"]))
+
+
 def session_account(store: Store, token: str, *, accounts: Store | None = None) -> Account | None:
     """The enabled account whose unexpired session ``token`` is, else ``None``.
 
-    ``accounts``: where the accounts are, when the sessions are kept in another store.
+    ``accounts``: where the accounts are, when the sessions are kept in another store. The
+    session's row and account are kept per state of both stores (:mod:`layers.state_cache`: a
+    logout, a new session or a disabled account is a commit, which starts afresh); the expiry is
+    judged on every call.
     """
     if not token or len(token) > 128:
         return None
-    rows = store.read("sessions", where={"session_hash": _token_hash(token)})
-    if not len(rows):
+    held = accounts or store
+    held_state = getattr(held, "state_token", None)
+    if held_state is None:
+        expires, account = _session_row(store, token, held)
+    else:
+        key = ("session", _token_hash(token), held_state())
+        expires, account = _SESSIONS.get(store, key, lambda: _session_row(store, token, held), rows=lambda _: 1)
+    if expires is None or expires <= pd.Timestamp(_now()):
         return None
-    row = rows.iloc[0]
-    if pd.isna(row["expires"]) or pd.Timestamp(row["expires"]).tz_localize("UTC") <= pd.Timestamp(_now()):
-        return None
-    account = get_account(accounts or store, str(row["username"]))
     if account is None or account.disabled:
         return None
     return account

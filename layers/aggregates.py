@@ -13,6 +13,13 @@ A feature falls in the cell holding the centre of its bounding box. Cells are sq
 ``floor(x / cell_deg)``, row ``floor(y / cell_deg)``. :func:`cell_size_for` picks the size from
 the view, from the fixed steps :data:`CELL_STEPS_DEG`, so that neighbouring views share cells.
 
+Where the store keeps a grid pyramid (:mod:`layers.grid_pyramid`: the GeoPackage, per committed
+state), the stored rows' cells of a view come from it and the view's border; the cells and counts
+are the same as the store's live ``grid_summary`` (a property test holds them equal), so which
+path answered is invisible. :func:`pyramid_aggregate` answers only from the pyramid (``None``
+when it does not cover the view's filters), so a caller can learn a view's count without
+reading a row.
+
 API::
 
     agg = grid_aggregate(store, get_layer("clearings"), access, bbox=(w, s, e, n), where=...)
@@ -24,11 +31,8 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,10 +41,10 @@ from numpy.typing import NDArray
 
 from layers.catalog import Layer
 from layers.errors import LayerError
+from layers.grid_pyramid import pyramid_cells
 from layers.redaction import (
     Access,
     Role,
-    StoredRows,
     check_role,
     read_redacted,
     source_layer,
@@ -95,13 +99,21 @@ class GridAggregate:
         out: list[dict[str, Any]] = []
         step = self.cell_deg
         decimals = max(0, -math.floor(math.log10(step))) + 1
-        for i in range(len(self.count)):
-            ix, iy = int(self.ix[i]), int(self.iy[i])
-            x0, y0 = round(ix * step, decimals), round(iy * step, decimals)
-            x1, y1 = round((ix + 1) * step, decimals), round((iy + 1) * step, decimals)
-            props: dict[str, Any] = {"count": int(self.count[i])}
-            if self.area_ha is not None:
-                props["area_ha"] = round(float(self.area_ha[i]), 1)
+        edges: dict[int, float] = {}  # a column's or row's edge, rounded once (cells share them)
+
+        def edge(k: int) -> float:
+            found = edges.get(k)
+            if found is None:
+                found = edges[k] = round(k * step, decimals)
+            return found
+
+        counts = self.count.tolist()
+        areas = self.area_ha.tolist() if self.area_ha is not None else None
+        for i, (ix, iy) in enumerate(zip(self.ix.tolist(), self.iy.tolist(), strict=True)):
+            x0, y0, x1, y1 = edge(ix), edge(iy), edge(ix + 1), edge(iy + 1)
+            props: dict[str, Any] = {"count": counts[i]}
+            if areas is not None:
+                props["area_ha"] = round(areas[i], 1)
             out.append({
                 "type": "Feature", "id": f"{ix},{iy}",
                 "geometry": {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]},
@@ -127,128 +139,37 @@ def _bin(frame: Any, cell_deg: float, area: str | None) -> tuple[NDArray[np.int6
     return keys[:, 0], keys[:, 1], count.astype(np.int64), sums
 
 
-BASE_CELL_DEG = 0.05
-"""The grid of the whole-layer summaries kept in memory; every step from it up divides by it."""
-WHOLE_LAYER_CACHE = 16
+def _area_field(layer: Layer, access: Access) -> str | None:
+    """The area field summed per cell, when ``layer`` (as ``access`` reads it) has one the role sees."""
+    src = source_layer(layer, access)
+    visible = any(f.name == AREA_FIELD for f in visible_fields(src, src.field_names, access.role)) if AREA_FIELD in src.field_names else False
+    return AREA_FIELD if visible else None
 
 
-@dataclass(frozen=True)
-class _WholeLayer:
-    """Counts and sums of every row of a layer (with filters) on the :data:`BASE_CELL_DEG` grid,
-    and the extent of the rows' bounding boxes."""
-
-    extent: tuple[float, float, float, float]
-    ix: NDArray[np.int64]
-    iy: NDArray[np.int64]
-    count: NDArray[np.int64]
-    sums: NDArray[np.float64]
-
-    def inside(self, bbox: BBox) -> bool:
-        """Whether ``bbox`` meets every row's bounding box (then it counts them all)."""
-        w, s, e, n = self.extent
-        return bool(len(self.count)) and bbox[0] <= w and bbox[1] <= s and bbox[2] >= e and bbox[3] >= n
-
-    def regrid(self, step: float) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-        k = round(step / BASE_CELL_DEG)
-        keys, inverse = np.unique(np.stack([self.ix // k, self.iy // k], axis=1), axis=0, return_inverse=True)
-        inverse = inverse.ravel()
-        return (keys[:, 0], keys[:, 1], np.bincount(inverse, weights=self.count, minlength=len(keys)).astype(np.int64),
-                np.bincount(inverse, weights=self.sums, minlength=len(keys)).astype(np.float64))
+def _make(layer: Layer, step: float, cells: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]],
+          area: str | None) -> GridAggregate:
+    ix, iy, count, sums = cells
+    order = np.lexsort((ix, iy))
+    return GridAggregate(layer=layer.name, cell_deg=step, ix=ix[order], iy=iy[order], count=count[order], area_ha=sums[order] if area else None)
 
 
-class _WholeLayers:
-    """Whole-layer summaries per store state (the GeoPackage file and its WAL: any write makes a
-    new one), filters and area field, least recently used dropped beyond :data:`WHOLE_LAYER_CACHE`.
-
-    A region-wide view reads every row; with this it does so once per store state and filter.
-    """
-
-    def __init__(self) -> None:
-        self._items: OrderedDict[tuple[object, ...], Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _state(store: Store) -> tuple[object, ...] | None:
-        path = getattr(store, "path", None)
-        if not isinstance(path, Path):
-            return None
-        parts: list[object] = [str(path)]
-        for p in (path, path.with_name(path.name + "-wal")):
-            try:
-                st = p.stat()
-            except FileNotFoundError:
-                parts.append(None)
-                continue
-            parts.append((st.st_mtime_ns, st.st_size))
-        return tuple(parts)
-
-    def _cached(self, key: tuple[object, ...]) -> Any:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def _keep(self, key: tuple[object, ...], value: Any) -> None:
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > WHOLE_LAYER_CACHE:
-                self._items.popitem(last=False)
-
-    def get(self, store: Store, rows: StoredRows, area: str | None, bbox: BBox) -> _WholeLayer | None:
-        """The whole-layer summary when ``bbox`` holds every row of the table (else ``None``:
-        nothing is computed)."""
-        state = self._state(store)
-        if state is None:
-            return None
-        # the extent of every row (an upper bound of any filtered subset's), from the R-tree alone
-        extent_key = (state, rows.table, "extent")
-        extent = self._cached(extent_key)
-        if extent is None:
-            extent = summary_extent(store, StoredRows(rows.table, None))
-            self._keep(extent_key, extent)
-        w, s, e, n = extent
-        if not (bbox[0] <= w and bbox[1] <= s and bbox[2] >= e and bbox[3] >= n):
-            return None
-        key = (state, rows.table, repr(sorted((rows.where or {}).items())), area)
-        found = self._cached(key)
-        if found is not None:
-            return found
-        summary = store.grid_summary  # type: ignore[attr-defined]
-        ix, iy, count, sums = summary(rows.table, cell_deg=BASE_CELL_DEG, bbox=None, where=rows.where, sum_field=area)
-        whole = _WholeLayer(extent, ix, iy, count, sums)
-        self._keep(key, whole)
-        return whole
-
-
-def summary_extent(store: Store, rows: StoredRows) -> tuple[float, float, float, float]:
-    """The extent (W, S, E, N) of the bounding boxes of the rows ``rows`` names."""
-    extent = getattr(store, "extent", None)
-    if extent is None:
-        raise LayerError("this store cannot tell a layer's extent")
-    result: tuple[float, float, float, float] = extent(rows.table, where=rows.where)
-    return result
-
-
-_WHOLE_LAYERS = _WholeLayers()
-
-
-def whole_layer_total(store: Store, layer: Layer, who: Access | Role, *, bbox: BBox, where: Mapping[str, Any] | None = None) -> int | None:
-    """How many rows ``who`` sees of ``layer`` matching ``where`` when ``bbox`` holds the whole
-    layer (from the cached whole-layer summary, without reading rows); ``None`` otherwise, or
-    when the store keeps no such summary (then ask :func:`~layers.redaction.count_redacted`)."""
-    if not layer.geometry_type or getattr(store, "grid_summary", None) is None:
+def pyramid_aggregate(store: Store, layer: Layer, who: Access | Role, *, bbox: BBox, where: Mapping[str, Any] | None = None,
+                      cell_deg: float | None = None, areas: bool = True) -> GridAggregate | None:
+    """:func:`grid_aggregate` when the store's grid pyramid answers it (:mod:`layers.grid_pyramid`:
+    stored rows, equality filters on its fields, cells of at least its smallest size), else
+    ``None`` — without reading a row. The same cells and counts as :func:`grid_aggregate`;
+    ``areas=False`` leaves the hectares out (the view's border is then counted on the spatial
+    index alone: cheaper, for a caller that wants the count)."""
+    if not layer.geometry_type:
         return None
     access = who if isinstance(who, Access) else Access(check_role(who))
+    step = float(cell_deg) if cell_deg is not None else cell_size_for(bbox)
     rows = stored_rows(layer, access, where)
-    if rows is None:
+    if rows is None or step not in CELL_STEPS_DEG:
         return None
-    src = source_layer(layer, access)
-    area = AREA_FIELD if AREA_FIELD in src.field_names and any(
-        f.name == AREA_FIELD for f in visible_fields(src, src.field_names, access.role)
-    ) else None
-    whole = _WHOLE_LAYERS.get(store, rows, area, bbox)
-    return None if whole is None else int(whole.count.sum())
+    area = _area_field(layer, access) if areas else None
+    cells = pyramid_cells(store, rows, bbox=bbox, cell_deg=step, sum_field=area)
+    return None if cells is None else _make(layer, step, cells, area)
 
 
 def grid_aggregate(
@@ -280,26 +201,16 @@ def grid_aggregate(
     step = float(cell_deg) if cell_deg is not None else cell_size_for(bbox)
     if not (step > 0 and math.isfinite(step)):
         raise LayerError(f"grid cell size must be a positive number of degrees, got {cell_deg!r}")
-    src = source_layer(layer, access)
-    area = AREA_FIELD if AREA_FIELD in src.field_names and any(
-        f.name == AREA_FIELD for f in visible_fields(src, src.field_names, access.role)
-    ) else None
+    area = _area_field(layer, access)
     rows = stored_rows(layer, access, where)
     summary = getattr(store, "grid_summary", None)
-    whole = _WHOLE_LAYERS.get(store, rows, area, bbox) if rows is not None and summary is not None and step >= BASE_CELL_DEG else None
-    if whole is not None:
-        # the view holds every feature of the layer (the region): regrid the layer's cached summary
-        ix, iy, count, sums = whole.regrid(step)
-    elif rows is not None and summary is not None:
-        ix, iy, count, sums = summary(rows.table, cell_deg=step, bbox=bbox, where=rows.where, sum_field=area)
-    elif rows is not None:  # a backend without grid_summary: the same rows, binned here
+    cells = pyramid_cells(store, rows, bbox=bbox, cell_deg=step, sum_field=area) if rows is not None and step in CELL_STEPS_DEG else None
+    if cells is None and rows is not None and summary is not None:
+        cells = summary(rows.table, cell_deg=step, bbox=bbox, where=rows.where, sum_field=area)
+    elif cells is None and rows is not None:  # a backend without grid_summary: the same rows, binned here
         frame = store.read(rows.table, bbox=bbox, where=rows.where, columns=[area] if area else [])
-        ix, iy, count, sums = _bin(frame, step, area)
-    else:  # generalised points or opaque ids: what the role sees is known only after redaction
+        cells = _bin(frame, step, area)
+    elif cells is None:  # generalised points or opaque ids: what the role sees is known only after redaction
         frame = read_redacted(store, layer, access, bbox=bbox, where=where, columns=[area] if area else [])
-        ix, iy, count, sums = _bin(frame, step, area)
-    order = np.lexsort((ix, iy))
-    return GridAggregate(
-        layer=layer.name, cell_deg=step, ix=ix[order], iy=iy[order], count=count[order],
-        area_ha=sums[order] if area else None,
-    )
+        cells = _bin(frame, step, area)
+    return _make(layer, step, cells, area)

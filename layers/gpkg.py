@@ -26,13 +26,14 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from layers import gpkg_blob, gpkg_grid, gpkg_rtree, gpkg_schema
+from layers import gpkg_blob, gpkg_grid, gpkg_grid_border, gpkg_rtree, gpkg_schema
 from layers.catalog import Field, Layer, get_layer
 from layers.conditions import Between, Contains, Not
 from layers.errors import LayerError, SchemaError, StoreError, StoreReadOnlyError
 from layers.geometry import promote_for_layer
 from layers.gpkg_connections import Connections, sqlite_errors, store_error
 from layers.gpkg_schema import quote as _quote
+from layers.gpkg_state import ChangeWatch
 from layers.gpkg_where import condition_sql
 from layers.schema import MIGRATE_COMMAND, SRS_ID
 from layers.store import STORE_CRS, BBox, WriteCounts
@@ -79,6 +80,7 @@ class GeoPackageStore:
         except BaseException:
             self._conns.close()
             raise
+        self._watch = ChangeWatch(self.path, immutable=self._conns.immutable)  # connects on first use
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -412,6 +414,23 @@ class GeoPackageStore:
         """(column, row, count, sum) per ``cell_deg`` grid cell of the rows :meth:`count` counts."""
         return gpkg_grid.grid_summary(self, layer, cell_deg=cell_deg, bbox=bbox, where=where, sum_field=sum_field)
 
+    def grid_border(self, layer: str, *, cell_deg: float, bbox: BBox, whole: tuple[int, int, int, int],
+                    where: Mapping[str, Any] | None = None, sum_field: str | None = None) -> tuple[Any, Any]:
+        """The cells of a view's border around its whole cells (:func:`layers.gpkg_grid_border.border`)."""
+        return gpkg_grid_border.border(self, layer, cell_deg=cell_deg, bbox=bbox, whole=whole, where=where, sum_field=sum_field)
+
+    def rtree_centres(self, layer: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(id, centre x, centre y) of every entry of the layer's R-tree (:func:`layers.gpkg_grid_border.rtree_centres`)."""
+        return gpkg_grid_border.rtree_centres(self, self._layer(layer).name)
+
+    def stored_columns(self, layer: str, names: list[str]) -> tuple[np.ndarray, list[list[Any]]]:
+        """(fid, stored values of each field) of every row (:func:`layers.gpkg_grid_border.stored_columns`)."""
+        return gpkg_grid_border.stored_columns(self, layer, names)
+
+    def state_token(self) -> tuple[str, int, int]:
+        """A token that changes with every commit to the file, by any connection (:mod:`layers.gpkg_state`)."""
+        return self._watch.token()
+
     def extent(self, layer: str, *, where: Mapping[str, Any] | None = None) -> tuple[float, float, float, float]:
         """(W, S, E, N) of the rows matching ``where``, from the R-tree."""
         return gpkg_grid.extent(self, layer, where=where)
@@ -431,6 +450,7 @@ class GeoPackageStore:
             return list(self._conn.execute(sql, list(params)).fetchall())
 
     def close(self) -> None:
+        self._watch.close()
         self._conns.close()
 
     def __enter__(self) -> GeoPackageStore:

@@ -19,6 +19,7 @@ from layers import gpkg_rtree
 from layers.errors import LayerError
 
 if TYPE_CHECKING:
+    from layers.catalog import Layer
     from layers.gpkg import GeoPackageStore
     from layers.store import BBox
 
@@ -61,15 +62,35 @@ def grid_summary(
         w, s, e, n = (float(v) for v in bbox)
         clause += (" AND " if clause else " WHERE ") + "r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?"
         params += [e, w, n, s]
+    sql, params = cell_select(store, lyr, cell_deg=cell_deg, clause=clause, params=params, where=where, sum_field=sum_field)
+    return to_arrays(store.query(sql, params, what=f"aggregating layer {lyr.name!r}"))
+
+
+def cell_select(store: GeoPackageStore, lyr: Layer, *, cell_deg: float, clause: str, params: list[Any],
+                where: Mapping[str, Any] | None, sum_field: str | None) -> tuple[str, list[Any]]:
+    """The query of (column, row, count, sum) per cell of the rows ``clause`` chooses (``r`` is the R-tree).
+
+    The cell size is a bound parameter, so that SQLite divides by the very double that
+    :mod:`layers.grid_pyramid` divides by (a literal would go through SQLite's own decimal
+    parser): both place every feature in the same cell.
+    """
     total = f"sum({_quote(store.field(lyr, sum_field).name)})" if sum_field else "0.0"
-    cx = f"((r.minx + r.maxx) / 2.0 / {float(cell_deg)!r})"
-    cy = f"((r.miny + r.maxy) / 2.0 / {float(cell_deg)!r})"
+    step = float(cell_deg)
+    cx = "((r.minx + r.maxx) / 2.0 / ?)"
+    cy = "((r.miny + r.maxy) / 2.0 / ?)"
     table = _quote(lyr.name)
-    # without conditions or a sum, the R-tree alone holds everything counted
+    # without conditions or a sum, the R-tree alone holds everything counted; with them, the
+    # R-tree drives the scan (CROSS JOIN keeps SQLite from walking a filter's index instead: a
+    # status filter would read every row of that status, seconds at a million)
     source = (f"{_quote(gpkg_rtree.index_name(lyr.name))} AS r" if not where and not sum_field else
-              f"{_quote(gpkg_rtree.index_name(lyr.name))} AS r JOIN {table} ON {table}.fid = r.id")
+              f"{_quote(gpkg_rtree.index_name(lyr.name))} AS r CROSS JOIN {table} ON {table}.fid = r.id")
     sql = f"SELECT {_floor(cx)} AS ix, {_floor(cy)} AS iy, count(*), {total} FROM {source}{clause} GROUP BY ix, iy"
-    rows = store.query(sql, params, what=f"aggregating layer {lyr.name!r}")
+    # each "?" of the floors stands for the step (a floor names its expression three times)
+    return sql, [step] * 6 + list(params)
+
+
+def to_arrays(rows: list[tuple[Any, ...]]) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """(column, row, count, sum) arrays of the rows of :func:`cell_select`."""
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty.copy(), empty.copy(), np.zeros(0)

@@ -24,6 +24,7 @@ number or single out a point inside its cell.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from layers.catalog import CATALOG, Field, Layer, get_layer
 from layers.conditions import Between, Contains, Not
 from layers.errors import AccessError, LayerError
 from layers.opaque_ids import opaque_ids
+from layers.state_cache import StateCache
 from layers.store import STORE_CRS, BBox, Store
 from layers.values import to_sql
 
@@ -49,7 +51,7 @@ ROLES: tuple[str, ...] = get_args(Role)
 EXACT_ROLES: frozenset[str] = frozenset({"planner", "analyst", "admin"})
 SEES_SENSITIVE = EXACT_ROLES
 MIN_CELL_COUNT = 3
-_MAX_IN = 20_000  # keys asked of the store in one IN list (SQLite allows 32 766 parameters)
+_PUBLISHED = StateCache()  # what a generalised role sees of a whole layer, per store state (read_redacted)
 
 
 def check_role(role: str) -> Role:
@@ -334,27 +336,11 @@ def read_redacted(
     if not needs_whole:
         frame = store.read(src.name, bbox=bbox, where=where, columns=wanted, limit=limit)
         return redact(src, frame, access)
-    keys = [k for k in src.key if k in visible]
-    if src.generalise_deg and len(keys) == 1 and all(src.field(c).generalised_rule == "show" for c in (where or {})):
-        # two steps, so that a box request does not redact every row: which rows are published
-        # (judged on the whole layer, from the points alone) and meet the box and the filters,
-        # then those rows in full
-        probe = store.read(src.name, columns=list(dict.fromkeys([*keys, *(where or {})])))
-        if probe.empty:
-            return redact(src, store.read(src.name, columns=list(dict.fromkeys([*wanted, *keys]))), access)
-        kept, cx, cy = _published_cells(probe, src.generalise_deg, MIN_CELL_COUNT)
-        probe = probe.loc[kept].set_geometry(gpd.GeoSeries(shapely.points(cx[kept], cy[kept]), index=probe.index[kept], crs=STORE_CRS))
-        chosen = _filter_published(src, probe, where, bbox)[keys[0]].tolist()
-        read_cols = list(dict.fromkeys([*wanted, *keys]))
-        if len(chosen) <= _MAX_IN:
-            rows = store.read(src.name, columns=read_cols, where={keys[0]: chosen}) if chosen else store.read(src.name, columns=read_cols, limit=0)
-        else:
-            rows = store.read(src.name, columns=read_cols)
-            rows = rows[rows[keys[0]].isin(set(chosen))]
-        out = redact(src, rows, access, judged=True)
-    else:
-        read_cols = list(dict.fromkeys([*wanted, *keys, *(where or {})]))
-        out = _filter_published(src, redact(src, store.read(src.name, columns=read_cols), access), where, bbox)
+    # the layer as this role sees it, judged whole (cells on all their points), kept per store
+    # state, role and id key; then the box and the filters on the published values
+    whole = _PUBLISHED.get(store, (src.name, access.role, hashlib.sha256(access.id_key).digest()),
+                           lambda: redact(src, store.read(src.name), access))
+    out = _filter_published(src, whole.copy(deep=False), where, bbox)  # a frame of this call's own (the kept one is shared)
     out = out[[c for c in out.columns if c in wanted or (isinstance(out, gpd.GeoDataFrame) and c == out.geometry.name)]]
     return out.iloc[:limit] if limit is not None else out
 

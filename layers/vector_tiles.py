@@ -2,10 +2,12 @@
 
 A tile ``z/x/y`` (the XYZ scheme of web maps: Web Mercator, ``y`` from the north) is read through
 the one gate (:func:`layers.redaction.read_redacted` / :func:`~layers.redaction.count_redacted`,
-for the tile's lon/lat box) and encoded with ``mapbox-vector-tile`` (4096 units a side):
+for the tile's lon/lat box) and encoded (4096 units a side; points, cells and valid polygons by
+:mod:`layers.mvt_encode`, anything else by ``mapbox-vector-tile``):
 
-- **features** when the tile holds at most :data:`MAX_TILE_FEATURES` of them (encoding costs about
-  250 µs a polygon) and the zoom is at least the layer's ``min_zoom``: geometries in Web Mercator,
+- **features** when the tile holds at most :data:`MAX_TILE_FEATURES` of them (reading and
+  encoding cost about 300 µs a polygon; the grid pyramid, when it covers the tile, counts them
+  without reading) and the zoom is at least the layer's ``min_zoom``: geometries in Web Mercator,
   clipped to the tile (plus a small buffer) and simplified to one tile unit (what the tile can
   show at all); properties: the feature's id (``feature_id``) and the layer's popup fields the
   role sees;
@@ -33,10 +35,11 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from layers.aggregates import CELL_STEPS_DEG, cell_size_for, grid_aggregate
+from layers.aggregates import CELL_STEPS_DEG, cell_size_for, grid_aggregate, pyramid_aggregate
 from layers.catalog import Layer
 from layers.errors import LayerError
 from layers.geojson import plain_value
+from layers.mvt_encode import encode_layer, writes
 from layers.redaction import Access, read_redacted, source_layer, visible_fields
 from layers.store import Store
 
@@ -45,7 +48,7 @@ logger = logging.getLogger(__name__)
 MAX_ZOOM = 22
 EXTENT = 4096
 BUFFER_UNITS = 64  # tile units of geometry kept beyond each edge (lines and polygons join across tiles)
-MAX_TILE_FEATURES = 2_000
+MAX_TILE_FEATURES = 1_000  # reading, clipping and encoding cost ~0.3 ms a polygon: a tile of more is drawn as cells (bench_tiles)
 MAX_TILE_BYTES = 500_000
 CELLS_ACROSS_TILE = 16
 _WEB_MERCATOR_HALF = 20037508.342789244
@@ -107,13 +110,14 @@ def _property(field_type: str, value: Any) -> Any:
     return out
 
 
-def _to_tile_units(geoms: np.ndarray, bounds: tuple[float, float, float, float]) -> np.ndarray:
+def _to_tile_units(geoms: np.ndarray, bounds: tuple[float, float, float, float], simplify: bool = True) -> np.ndarray:
     """Web Mercator metres to tile units (0..EXTENT, y up), simplified to one unit and rounded to whole units
     (done here with shapely 2, not by the encoder's quantizer, which uses the deprecated ``shapely.ops.transform``)."""
     minx, miny, maxx, maxy = bounds
     scale = np.array([EXTENT / (maxx - minx), EXTENT / (maxy - miny)])
     units = shapely.transform(geoms, lambda xy: (xy - np.array([minx, miny])) * scale)
-    units = shapely.simplify(units, 1.0, preserve_topology=True)
+    if simplify:  # (cell squares have nothing to simplify)
+        units = shapely.simplify(units, 1.0, preserve_topology=True)
     return shapely.transform(units, np.round)
 
 
@@ -143,7 +147,12 @@ def _feature_tile(layer: Layer, frame: pd.DataFrame, access: Access, bounds: tup
             if value is not None:
                 props[f.name] = value
         features.append({"geometry": geom, "properties": props})
-    return Tile(_encode(layer.name, features), False, len(features))
+    # points, and polygons still valid in whole tile units, are written directly; anything else
+    # (lines, a polygon that rounding made invalid) through mapbox-vector-tile, which repairs it
+    shapes = np.asarray([f["geometry"] for f in features], dtype=object)
+    direct = all(writes(g) for g in shapes) and bool(shapely.is_valid(shapes).all()) if len(shapes) else True
+    data = encode_layer(layer.name, features, EXTENT) if direct else _encode(layer.name, features)
+    return Tile(data, False, len(features))
 
 
 def _cell_tile(store: Store, layer: Layer, access: Access, box: tuple[float, float, float, float], where: Mapping[str, Any] | None,
@@ -154,11 +163,12 @@ def _cell_tile(store: Store, layer: Layer, access: Access, box: tuple[float, flo
     whole = (max(-180.0, whole[0]), max(-90.0, whole[1]), min(180.0, whole[2]), min(90.0, whole[3]))
     agg = grid_aggregate(store, layer, access, bbox=whole, where=where, cell_deg=cell_deg)
     cells = agg.features()
-    squares = _to_mercator(np.asarray([shapely.geometry.shape(f["geometry"]) for f in cells], dtype=object))
-    squares = _to_tile_units(shapely.clip_by_rect(squares, *bounds), bounds)
+    corners = np.asarray([f["geometry"]["coordinates"][0][0] + f["geometry"]["coordinates"][0][2] for f in cells], dtype=float).reshape(-1, 4)
+    squares = _to_mercator(shapely.box(corners[:, 0], corners[:, 1], corners[:, 2], corners[:, 3], ccw=True))
+    squares = _to_tile_units(shapely.clip_by_rect(squares, *bounds), bounds, simplify=False)
     features = [{"geometry": g, "properties": {k: v for k, v in f["properties"].items() if v is not None}}
                 for f, g in zip(cells, squares, strict=True) if not g.is_empty]
-    return Tile(_encode(f"{layer.name}_cells", features), True, len(features))
+    return Tile(encode_layer(f"{layer.name}_cells", features, EXTENT), True, len(features))  # squares: written directly
 
 
 def render_tile(store: Store, layer: Layer, access: Access, z: int, x: int, y: int, *, where: Mapping[str, Any] | None = None,
@@ -176,7 +186,10 @@ def render_tile(store: Store, layer: Layer, access: Access, z: int, x: int, y: i
     box = lonlat_bounds(z, x, y, buffer=BUFFER_UNITS / EXTENT)
     bounds = mercator_bounds(z, x, y)
     detailed = z >= (layer.min_zoom or 0)
-    if detailed:  # one read through the gate: at most one feature more than a tile may hold
+    # the grid pyramid (when it covers the tile) counts the tile's features without reading them
+    counted = pyramid_aggregate(store, layer, access, bbox=box, where=where, cell_deg=cell_size_for(box, CELLS_ACROSS_TILE), areas=False) if detailed else None
+    if detailed and (counted is None or counted.total <= max_features):
+        # one read through the gate: at most one feature more than a tile may hold
         frame = read_redacted(store, layer, access, bbox=box, where=where, limit=max_features + 1)
         if len(frame) <= max_features:
             tile = _feature_tile(layer, frame, access, bounds)

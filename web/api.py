@@ -29,7 +29,7 @@ import orjson
 from flask import Blueprint, Response, request, url_for
 
 from layers import Layer
-from layers.aggregates import grid_aggregate, whole_layer_total
+from layers.aggregates import grid_aggregate, pyramid_aggregate
 from layers.catalog import Field
 from layers.errors import FilterError
 from layers.filters import MAP_FILTER_NAMES, ClearingFilter, parse_filters
@@ -129,13 +129,14 @@ def features(name: str) -> Response:
     visible = [f for f in visible_fields(src, src.field_names, access.role)]
     shown = _properties(request.args.get("properties"), visible)
     # the one gate: what this viewer may see (generalised locations are cut to the bbox afterwards);
-    # a view of the whole layer knows its count from the cached summary without reading rows
+    # a view the store's grid pyramid covers knows its cells, and so its count, without reading rows
     extra: dict[str, Any] = {"layer": layer.name, "limit": limit, "filters": dict(filt.params)}
-    total = whole_layer_total(store, layer, access, bbox=bbox, where=where)
-    over = total is not None and total > limit
+    agg = pyramid_aggregate(store, layer, access, bbox=bbox, where=where)
+    over = agg is not None and agg.total > limit
     frame = None if over else read_redacted(store, layer, access, bbox=bbox, where=where, columns=[f.name for f in shown], limit=limit + 1)
     if frame is None or len(frame) > limit:
-        agg = grid_aggregate(store, layer, access, bbox=bbox, where=where)  # counts what count_redacted counts
+        if agg is None:
+            agg = grid_aggregate(store, layer, access, bbox=bbox, where=where)  # counts what count_redacted counts
         logger.info("layer %s bbox %s: %d features matched, answering %d cells of %g degrees", name, bbox, agg.total, len(agg.count), agg.cell_deg)
         body = {
             "type": "FeatureCollection", **extra, "numberMatched": agg.total, "numberReturned": 0,

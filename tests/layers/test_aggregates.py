@@ -19,7 +19,7 @@ from layers.aggregates import (
     _bin,
     cell_size_for,
     grid_aggregate,
-    whole_layer_total,
+    pyramid_aggregate,
 )
 from layers.conditions import Between
 from layers.errors import LayerError
@@ -158,7 +158,7 @@ def test_features_are_closed_squares() -> None:
     assert fine[0]["geometry"]["coordinates"][0][2] == [105.004, 13.604]
 
 
-def test_a_view_of_the_whole_layer_is_regridded_from_the_cached_summary(tmp_path: Path) -> None:
+def test_a_view_of_the_whole_layer_is_counted_from_the_pyramid(tmp_path: Path) -> None:
     store = _store(tmp_path, n=300, seed=5)
     layer = get_layer("clearings")
     world = (-180.0, -90.0, 180.0, 90.0)
@@ -177,11 +177,13 @@ def test_a_view_of_the_whole_layer_is_regridded_from_the_cached_summary(tmp_path
     assert grid_aggregate(store, layer, "planner", bbox=world).total == before + 1
 
 
-def test_whole_layer_total_only_for_views_of_the_whole_layer(store: Store) -> None:
+def test_the_pyramid_answers_only_what_it_covers(store: Store) -> None:
     layer = get_layer("clearings")
     world = (-180.0, -90.0, 180.0, 90.0)
     for who in ("planner", VIEWER):
         for where in (None, {"confidence": "low"}):
-            assert whole_layer_total(store, layer, who, bbox=world, where=where) == count_redacted(store, layer, who, bbox=world, where=where)
-    assert whole_layer_total(store, layer, "planner", bbox=(104.5, 11.5, 105.2, 12.1)) is None
-    assert whole_layer_total(store, get_layer("seizures"), NGO, bbox=world) is None  # generalised: only read_redacted knows
+            agg = pyramid_aggregate(store, layer, who, bbox=world, where=where)
+            assert agg is not None and agg.total == count_redacted(store, layer, who, bbox=world, where=where)
+    assert pyramid_aggregate(store, layer, "planner", bbox=world, where={"risk": Between(50, None)}) is None  # not one of its fields
+    assert pyramid_aggregate(store, layer, "planner", bbox=(104.5, 11.5, 104.52, 11.52)) is None  # cells finer than it keeps
+    assert pyramid_aggregate(store, get_layer("seizures"), NGO, bbox=world) is None  # generalised: only read_redacted knows
