@@ -4,12 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup system-deps lint typecheck unit unit-postgis unit-slow bench-quick clean
+.PHONY: demo test setup system-deps lint typecheck unit unit-postgis unit-browser unit-slow bench-quick clean
 
 demo: $(STAMP)
 	$(BIN)/ecowatch demo
 
-test: $(STAMP) system-deps lint typecheck unit unit-postgis unit-slow bench-quick
+test: $(STAMP) system-deps lint typecheck unit unit-postgis unit-browser unit-slow bench-quick
 
 setup: $(STAMP)
 
@@ -29,17 +29,25 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The default run: everything but the PostGIS leg and the minutes-long runs (pyproject's addopts).
+# The steps partition the tests: slow → unit-slow; else postgis → unit-postgis; else browser →
+# unit-browser; the rest is the default run (pyproject's addopts). Each prints its slowest tests.
+DURATIONS := --durations=15
+
+# The default run: everything but the PostGIS leg, the browser pages and the long runs.
 unit: $(STAMP)
-	bash scripts/run-tests.sh $(BIN)/python
+	bash scripts/run-tests.sh $(BIN)/python $(DURATIONS)
+
+# The pages in headless Chromium (Debian's chromium, from system-deps).
+unit-browser: $(STAMP)
+	bash scripts/run-tests.sh $(BIN)/python $(DURATIONS) -m 'browser and not slow and not postgis'
 
 # The PostGIS leg of the `backend` tests, beside a throwaway cluster (scripts/postgis.sh).
 unit-postgis: $(STAMP)
-	bash scripts/postgis.sh bash scripts/run-tests.sh $(BIN)/python -m 'postgis and not slow'
+	bash scripts/postgis.sh bash scripts/run-tests.sh $(BIN)/python $(DURATIONS) -m 'postgis and not slow'
 
-# The attacker's full crawls and the demo store end to end (any of them on PostGIS too).
+# The long runs: attacker crawls, whole demo runs, Dask clusters, the old accuracy suite (any on PostGIS too).
 unit-slow: $(STAMP)
-	bash scripts/postgis.sh bash scripts/run-tests.sh $(BIN)/python -m slow
+	bash scripts/postgis.sh bash scripts/run-tests.sh $(BIN)/python $(DURATIONS) -m slow
 
 bench-quick: $(STAMP)
 	@bash scripts/postgis.sh bash -c 'for b in benchmarks/bench_*.py; do [ -e "$$b" ] || continue; echo "== $$b --quick"; $(BIN)/python "$$b" --quick || exit 1; done'

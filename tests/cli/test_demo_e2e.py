@@ -74,6 +74,7 @@ def test_demo_store_matches_truth(demo_store: Path):
     check_against_truth(demo_store, DEMO_SEED)
 
 
+@pytest.mark.slow  # two more whole demo runs
 @pytest.mark.parametrize("seed", [7, 31])
 def test_demo_on_other_seeds(tmp_path: Path, seed: int):
     store = tmp_path / "demo.gpkg"
@@ -81,6 +82,7 @@ def test_demo_on_other_seeds(tmp_path: Path, seed: int):
     check_against_truth(store, seed)
 
 
+@pytest.mark.slow  # a whole demo run again
 def test_second_demo_run_changes_no_row_count(demo_store: Path):
     with open_store(demo_store) as st:
         before = {name: st.count(name) for name in CATALOG}

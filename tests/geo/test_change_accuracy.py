@@ -34,6 +34,9 @@ from synthetic.scoring import Score, pooled, score_seeds
 
 TEST_SEEDS = list(range(100, 120))
 NO_CHANGE_SEEDS = list(range(100, 105))
+# 25 whole series generated and detected (a minute): `make test` runs them in its `slow` step
+pytestmark = pytest.mark.slow
+
 REGRESSION = pytest.mark.xfail(strict=True, reason="issue 14 retune: see the module docstring")
 
 

@@ -27,6 +27,9 @@ from tests.jobs.detect_scenes import (
     write_stack,
 )
 
+# multi-process clusters started and stopped: `make test` runs them in its `slow` step
+pytestmark = pytest.mark.slow
+
 SHAPE = (160, 224)
 DAYS = dates(8, 10)
 
