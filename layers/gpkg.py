@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -31,7 +32,7 @@ from layers.catalog import Field, Layer, get_layer
 from layers.conditions import Between, Contains, Not
 from layers.errors import LayerError, SchemaError, StoreError, StoreReadOnlyError
 from layers.geometry import promote_for_layer
-from layers.gpkg_connections import Connections, sqlite_errors, store_error
+from layers.gpkg_connections import WRITE_WAIT_S, Connections, sqlite_errors, store_error
 from layers.gpkg_schema import quote as _quote
 from layers.gpkg_state import ChangeWatch
 from layers.gpkg_where import condition_sql
@@ -45,6 +46,22 @@ BULK_ROWS = 500
 """A write of at least this many rows (written or deleted) keeps the spatial index in bulk."""
 WRITE_SLICE = 5_000
 """Rows whose geometries are encoded at a time during one write."""
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """The file in WAL mode (readers then read while a writer writes). Two writers opening a new
+    file at once both hold a read lock and want the exclusive one: SQLite answers one of them
+    "database is locked" at once, without waiting (its deadlock rule), so that one asks again."""
+    deadline = time.monotonic() + WRITE_WAIT_S
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 class GeoPackageStore:
@@ -97,8 +114,7 @@ class GeoPackageStore:
             raise SchemaError(f"{self.path}: not a GeoPackage store ecowatch can use: {err}") from err
         if not self.readonly:
             with sqlite_errors(self.path, "opening the store"):
-                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    conn.execute("PRAGMA journal_mode=WAL")  # readers then read while a writer writes
+                _use_wal(conn)
         if not changes:
             return
         if self.readonly:
