@@ -256,6 +256,24 @@ CHROMIUM_ARGS = [
 ]
 
 
+# The map is idle when no request is in flight and every layer shown (or each of ``names``) holds
+# the answer for the current view and filters, or is zoomed out to its aggregate. A predicate given
+# to ``wait_for_function`` is always a function: Playwright polls a bare expression with ``eval``,
+# which the app's Content-Security-Policy refuses (tests/web/test_browser_predicates.py).
+MAP_IDLE_JS = """(names) => {
+  const ew = window.ecowatch;
+  if (!ew || !ew.map || !ew.isIdle() || !ew.filterQuery) return false;
+  const bbox = ew.bbox(), q = ew.filterQuery();
+  return (names || Object.keys(ew.layers)).every((n) => !ew.map.hasLayer(ew.layers[n]) ||
+    ew.zoomedOut[n] || (ew.loadedBbox[n] === bbox && ew.loadedQuery[n] === q));
+}"""
+
+
+def wait_map_idle(page: Any, names: list[str] | None = None, timeout_ms: int = 20_000) -> None:
+    """Wait until the map is idle (:data:`MAP_IDLE_JS`), for every layer or for ``names``."""
+    page.wait_for_function(MAP_IDLE_JS, arg=names, timeout=timeout_ms)
+
+
 def _require_browser() -> None:
     missing = []
     if not CHROMIUM.exists():

@@ -22,7 +22,7 @@ from layers.catalog import MIN_ZOOM_DETAIL
 from tests.conftest import DEMO_PASSWORD
 from web.layer_specs import map_layers
 
-from .conftest import PASSWORDS, running_app
+from .conftest import PASSWORDS, running_app, wait_map_idle
 
 pytestmark = pytest.mark.browser
 
@@ -30,12 +30,6 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 TIMEOUT_MS = 20_000
 
 # True once every layer has drawn the features of the current view and nothing is pending.
-IDLE_JS = """(names) => {
-  const ew = window.ecowatch;
-  if (!ew || !ew.map || !ew.isIdle()) return false;
-  const bbox = ew.bbox();
-  return names.every((n) => ew.loadedBbox[n] === bbox || ew.zoomedOut[n]);
-}"""
 
 # Screen position of the centre of a feature, found by a property value.
 FEATURE_POINT_JS = """([layer, field, value]) => {
@@ -101,7 +95,7 @@ def _names(role: str = "planner") -> list[str]:
 
 
 def _wait_idle(page: Any, role: str = "planner") -> None:
-    page.wait_for_function(IDLE_JS, arg=_names(role), timeout=TIMEOUT_MS)
+    wait_map_idle(page, _names(role))
 
 
 def _api(page: Any, base: str, layer: str, bbox: str, query: str = "") -> dict[str, Any]:
@@ -245,7 +239,7 @@ def test_moving_the_map_fetches_the_new_view(page: tuple[Any, PageLog], live_ser
     # A layer switched off in the layer control draws nothing and stops fetching.
     title = get_layer("clearings").title
     pg.locator(".leaflet-control-layers-overlays label", has_text=title).locator("input").uncheck()
-    pg.wait_for_function("window.ecowatch.counts.clearings === 0")
+    pg.wait_for_function("() => window.ecowatch.counts.clearings === 0")
     assert pg.locator(".leaflet-ew-clearings-pane path").count() == 0
     _assert_clean(log, live_server)
 

@@ -21,7 +21,7 @@ from shapely.geometry import Point
 
 from layers import get_layer, open_store
 
-from .conftest import HOSTILE, HOSTILE_SCRIPT, _seizure, build_map_store, running_app
+from .conftest import HOSTILE, HOSTILE_SCRIPT, _seizure, build_map_store, running_app, wait_map_idle
 from .test_map_browser import (
     ARTIFACTS,
     TIMEOUT_MS,
@@ -44,13 +44,6 @@ SHARED_CELL = (107.50, 13.60, 107.55, 13.65)  # the partner's 0.05 degree cell
 WIDE_VIEW = "lat=13.68&lon=107.44&z=10"
 HOSTILE_ID = HOSTILE + "&amp;"
 # idle: every layer on the map drew the current view with the current filters
-IDLE_JS = """() => {
-  const ew = window.ecowatch;
-  if (!ew || !ew.map || !ew.isIdle() || !ew.filterQuery) return false;
-  const bbox = ew.bbox(), q = ew.filterQuery();
-  return Object.keys(ew.layers).every((n) => !ew.map.hasLayer(ew.layers[n]) || ew.zoomedOut[n] ||
-    (ew.loadedBbox[n] === bbox && ew.loadedQuery[n] === q));
-}"""
 # each seizure drawn as a square: its bounds and the point the server sent
 CELLS_JS = """() => {
   const out = [];
@@ -95,7 +88,7 @@ def _goto(page: Any, base: str, query: str) -> None:
 
 
 def _wait(page: Any) -> None:
-    page.wait_for_function(IDLE_JS, timeout=TIMEOUT_MS)
+    wait_map_idle(page)
 
 
 def _set_view(page: Any, lat: float, lon: float, zoom: int) -> None:
@@ -136,7 +129,7 @@ def test_planner_sees_clusters_that_add_up_to_the_endpoint(browser: Any, cluster
         _goto(pg, cluster_server, WIDE_VIEW)
         biggest = max(drawn_clusters(pg, "seizures"))
         pg.mouse.click(*_icon_centre(pg, biggest))
-        pg.wait_for_function("window.ecowatch.map.getZoom() > 10", timeout=TIMEOUT_MS)
+        pg.wait_for_function("() => window.ecowatch.map.getZoom() > 10", timeout=TIMEOUT_MS)
         _wait(pg)
         _assert_counts_match_api(pg, cluster_server)
 
@@ -151,7 +144,7 @@ def test_planner_sees_clusters_that_add_up_to_the_endpoint(browser: Any, cluster
         _assert_counts_match_api(pg, cluster_server)
         assert drawn_clusters(pg, "seizures") == [12]
         pg.mouse.click(*_icon_centre(pg, 12))
-        pg.wait_for_function("document.querySelectorAll('.leaflet-ew-seizures-pane path').length === 12", timeout=TIMEOUT_MS)
+        pg.wait_for_function("() => document.querySelectorAll('.leaflet-ew-seizures-pane path').length === 12", timeout=TIMEOUT_MS)
         assert pg.locator(".leaflet-overlay-pane path.leaflet-cluster-spider-leg, .leaflet-overlay-pane path").count() >= 12
         pg.screenshot(path=str(ARTIFACTS / "map-spiderfy.png"))
         _assert_clean(log, cluster_server)

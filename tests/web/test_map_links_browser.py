@@ -13,11 +13,10 @@ import pytest
 
 from layers import get_layer
 
-from .conftest import running_app
+from .conftest import running_app, wait_map_idle
 from .evidence_store import IMAGED, SEGMENT, build_evidence_store
 from .test_map_browser import (
     ARTIFACTS,
-    TIMEOUT_MS,
     _assert_clean,
     _click_feature,
     _close_popup,
@@ -27,13 +26,6 @@ from .test_map_browser import (
 pytestmark = pytest.mark.browser
 
 SEGMENT_VIEW = "lat=13.70&lon=107.445&z=12"
-IDLE_JS = """() => {
-  const ew = window.ecowatch;
-  if (!ew || !ew.map || !ew.isIdle() || !ew.filterQuery) return false;
-  const bbox = ew.bbox(), q = ew.filterQuery();
-  return Object.keys(ew.layers).every((n) => !ew.map.hasLayer(ew.layers[n]) || ew.zoomedOut[n] ||
-    (ew.loadedBbox[n] === bbox && ew.loadedQuery[n] === q));
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +37,7 @@ def evidence_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def _goto(pg: Any, base: str, query: str) -> None:
     pg.goto(f"{base}/?{query}")
-    pg.wait_for_function(IDLE_JS, timeout=TIMEOUT_MS)
+    wait_map_idle(pg)
 
 
 def test_planner_follows_report_links_and_the_nav(browser: Any, evidence_server: str) -> None:
@@ -71,7 +63,7 @@ def test_planner_follows_report_links_and_the_nav(browser: Any, evidence_server:
 
         # a clearing's report, from its popup
         pg.evaluate("window.ecowatch.map.setView([13.6117, 107.4132], 16, {animate: false})")
-        pg.wait_for_function(IDLE_JS, timeout=TIMEOUT_MS)
+        wait_map_idle(pg)
         _click_feature(pg, "clearings", "clearing_id", IMAGED)
         href = pg.locator(".leaflet-popup-content a.ew-popup-report").get_attribute("href")
         assert href == f"/reports/clearings/{IMAGED}"

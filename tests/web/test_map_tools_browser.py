@@ -24,7 +24,7 @@ from layers import get_layer, open_store
 from layers.opaque_ids import load_id_key
 from layers.redaction import Access, count_redacted
 
-from .conftest import build_map_store, running_app
+from .conftest import build_map_store, running_app, wait_map_idle
 from .imagery_scene import DATE, PATCH_LONLAT, scene_row, write_scene
 from .test_map_browser import TIMEOUT_MS, _assert_clean, _assert_counts_match_api, open_map
 
@@ -32,17 +32,11 @@ pytestmark = pytest.mark.browser
 
 AOI_VIEW = "lat=13.655&lon=107.44&z=12"
 # idle: every layer drew the current view with the current filters
-IDLE_JS = """(names) => {
-  const ew = window.ecowatch;
-  if (!ew || !ew.map || !ew.isIdle() || !ew.filterQuery) return false;
-  const bbox = ew.bbox(), q = ew.filterQuery();
-  return names.every((n) => !ew.map.hasLayer(ew.layers[n]) || ew.zoomedOut[n] || (ew.loadedBbox[n] === bbox && ew.loadedQuery[n] === q));
-}"""
 
 
 def _wait(page: Any) -> None:
     names = page.evaluate("Object.keys(window.ecowatch.layers)")
-    page.wait_for_function(IDLE_JS, arg=names, timeout=TIMEOUT_MS)
+    wait_map_idle(page, names)
 
 
 def _goto(page: Any, base: str, query: str) -> None:

@@ -23,10 +23,9 @@ from layers.api_tokens import add_token
 from web import create_app
 from web.server import background_server
 
-from .conftest import FAST_HASH, _seizure, build_map_store, running_app
+from .conftest import FAST_HASH, _seizure, build_map_store, running_app, wait_map_idle
 from .test_map_browser import (
     ARTIFACTS,
-    TIMEOUT_MS,
     _api,
     _assert_clean,
     _assert_counts_match_api,
@@ -38,13 +37,6 @@ pytestmark = pytest.mark.browser
 
 CELL = (107.4, 13.7, 107.5, 13.8)  # A's published 0.1 degree cell of its four seizures (see test_partner_ingest)
 VIEW = "lat=13.75&lon=107.45&z=11"
-IDLE_JS = """() => {
-  const ew = window.ecowatch;
-  if (!ew || !ew.map || !ew.isIdle() || !ew.filterQuery) return false;
-  const bbox = ew.bbox(), q = ew.filterQuery();
-  return Object.keys(ew.layers).every((n) => !ew.map.hasLayer(ew.layers[n]) || ew.zoomedOut[n] ||
-    (ew.loadedBbox[n] === bbox && ew.loadedQuery[n] === q));
-}"""
 # the seizures drawn as squares: origin, Leaflet bounds, and the drawn path's box against the cell's corners on screen
 SQUARES_JS = """() => {
   const ew = window.ecowatch, map = ew.map, out = [];
@@ -89,7 +81,7 @@ def agency_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
 
 def _open(pg: Any, base: str) -> None:
     pg.goto(f"{base}/?{VIEW}")
-    pg.wait_for_function(IDLE_JS, timeout=TIMEOUT_MS)
+    wait_map_idle(pg)
 
 
 def test_b_planner_sees_a_shared_seizures_as_cells_with_their_origin(browser: Any, agency_b: tuple[str, str]) -> None:
