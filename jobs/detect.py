@@ -119,6 +119,8 @@ def params_from(settings: Settings) -> ChangeParams:
         season_observations=settings.season_observations, low_quantile=settings.baseline_low_quantile,
         low_margin=settings.low_range_margin, low_window_days=settings.low_window_days,
         recovery_share=settings.recovery_share, grow_share=settings.grow_share, bare_ndvi_max=settings.bare_ndvi_max, nir_rise_max=settings.nir_rise_max, cloud_dilation_px=settings.cloud_dilation_px,
+        withdraw_observations=settings.withdraw_observations, transient_days=settings.transient_days,
+        unconfirmed_nir_rise_max=settings.unconfirmed_nir_rise_max,
     )
 
 

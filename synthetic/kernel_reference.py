@@ -89,11 +89,16 @@ def detect_change_numpy(
     dn0 = np.full((h, w), np.nan)
     ds0 = np.full((h, w), np.nan)
     weak = _Machine(h, w)  # the weak candidate (hysteresis growth): the same machine at grow_share of the drops
+    n_withdraw = params.withdraw_observations if dates is not None else 0
+    days = np.array([d.toordinal() for d in dates[nb:]], np.int64) if dates is not None else np.zeros(n_t - nb, np.int64)
+    greened = np.zeros((h, w), np.int64)  # a confirmed candidate's green observations in a row
+    bright0 = np.zeros((h, w), bool)  # the candidate's first drop was brighter in NIR than the season's
     w_ndvi, w_swir = params.ndvi_drop * params.grow_share, params.nbr_drop * params.grow_share
     for m in range(n_t - nb):
         t = nb + m
         last = np.where(observed[t], m, last)
         evaluated = watched & observed[t] & (status != HIGH) & (codes[t] != SCL_WATER) & (n[t] > r[t])
+        followed = watched & observed[t] & (status == HIGH) & (codes[t] != SCL_WATER) & (n[t] > r[t])  # confirmed, before this date
         vn, vs = ndvi[t], nbr[t]
         vals_n, vals_s = bn[order[m]], bs[order[m]]
         valid = ~np.isnan(vals_n)
@@ -132,7 +137,20 @@ def detect_change_numpy(
             w_dropped = informative & w_big & below & (vn < ylow - params.low_margin)
             w_ends = ends_green | (informative & ((w_big & ~w_dropped) | (~w_big & recovered)))
             weak.step(m, w_dropped, w_ends, rn - vn, rs - vs, params.confirm_observations)
+        if nb > 1 and n_withdraw > 0:  # a confirmed candidate green again soon after its drop: withdrawn
+            followed &= ~(rn < np.minimum(params.forest_ndvi_min, med - params.ndvi_drop))
+            green = (rn - vn < params.ndvi_drop * params.recovery_share) & (rs - vs < params.nbr_drop * params.recovery_share)
+            followed &= green | ~bright
+            soon = days[m] - days[np.maximum(start, 0)] <= params.transient_days
+            greened = np.where(followed & ~green, 0, np.where(followed & green & ((greened > 0) | soon), greened + 1, greened))
+            out = followed & (greened >= n_withdraw)
+            status = np.where(out, NONE, status).astype(np.uint8)
+            start, confirms, greened = np.where(out, -1, start), np.where(out, 0, confirms), np.where(out, 0, greened)
+            weak.status = np.where(out, NONE, weak.status).astype(np.uint8)
+            weak.start, weak.confirms = np.where(out, -1, weak.start), np.where(out, 0, weak.confirms)
         fresh = dropped & (start < 0)
+        if nb > 1:
+            bright0 = np.where(fresh, n[t] > rx * (1.0 + params.unconfirmed_nir_rise_max), bright0)
         confirms = np.where(fresh, 0, np.where(dropped, confirms + 1, confirms))
         dn0 = np.where(fresh, rn - vn, dn0)
         ds0 = np.where(fresh, rs - vs, ds0)
@@ -141,6 +159,10 @@ def detect_change_numpy(
         reset = ends & (start >= 0)
         start = np.where(reset, -1, start)
         status = np.where(reset, NONE, status).astype(np.uint8)
+    if nb > 1:  # unconfirmed, and NIR did not fall at the first drop: not published, nor grown
+        withheld = (status == LOW) & bright0
+        status = np.where(withheld, NONE, status).astype(np.uint8)
+        weak.status = np.where(withheld, NONE, weak.status).astype(np.uint8)
     grown = (status == NONE) & ((weak.status == LOW) | (weak.status == HIGH))
     status = np.where(grown, WEAK, status).astype(np.uint8)
     start, dn0, ds0 = np.where(grown, weak.start, start), np.where(grown, weak.dn0, dn0), np.where(grown, weak.ds0, ds0)

@@ -65,6 +65,17 @@ class ChangeParams:
         ``ndvi_drop`` / ``nbr_drop`` (same state machine, same range tests) is ``WEAK``; weak
         pixels 8-connected to a flagged pixel join its object (:mod:`geo.change.objects`), the
         others are dropped. 1 turns growth off (bands path with several baseline dates).
+    withdraw_observations, transient_days
+        A confirmed candidate is withdrawn (back to ``NONE``) when this many informative
+        observations in a row are green again in both indices (drops below ``recovery_share`` of
+        the thresholds) and the first of them came within ``transient_days`` of its first drop:
+        leaf-off, wintering rubber, a crop cycle or a flood, not loss (a clearing's regrowth
+        takes longer). 0 turns it off (bands path with several baseline dates and with dates).
+    unconfirmed_nir_rise_max
+        An unconfirmed candidate whose first drop was brighter in NIR than the season's baseline
+        by more than this share is not published (nor grown): thin cloud and haze brighten every
+        band, canopy loss rarely brightens NIR; confirmation publishes it as usual (bands path
+        with several baseline dates).
     season_observations
         Baseline observations nearest in day of year whose median is the seasonal reference.
     low_quantile, low_margin, low_window_days
@@ -87,6 +98,9 @@ class ChangeParams:
     recovery_share: float = 0.5
     bare_ndvi_max: float = 0.33
     grow_share: float = 0.8
+    withdraw_observations: int = 3
+    transient_days: float = 90.0
+    unconfirmed_nir_rise_max: float = 0.0
     season_observations: int = 5
     low_quantile: float = 0.1
     low_margin: float = 0.0
@@ -205,6 +219,17 @@ def _common(params: ChangeParams, n_baseline: int, n_dates: int, dates: Sequence
     return mask, forest is not None, order, int(max(n_season, 1)), float(params.forest_ndvi_min), float(params.low_quantile), float(params.low_margin)
 
 
+def _withdrawal(params: ChangeParams, dates: Sequence[dt.date] | None, n_baseline: int) -> tuple[int, float, NDArray[np.int64], float]:
+    """The withdrawal and unconfirmed-NIR arguments of the bands kernel (withdrawal needs dates)."""
+    if params.withdraw_observations < 0 or params.transient_days < 0:
+        raise InputShapeError("withdraw_observations and transient_days must be >= 0; "
+                              f"got {params.withdraw_observations} and {params.transient_days}")
+    if dates is None:
+        return 0, 0.0, np.zeros(1, np.int64), float(params.unconfirmed_nir_rise_max)
+    days = np.array([d.toordinal() for d in dates[n_baseline:]], np.int64)
+    return int(params.withdraw_observations), float(params.transient_days), days, float(params.unconfirmed_nir_rise_max)
+
+
 def _weak_drops(params: ChangeParams) -> tuple[float, float]:
     """The NDVI and SWIR-index drops of a weak candidate (hysteresis growth)."""
     if not 0.0 < params.grow_share <= 1.0:
@@ -286,7 +311,7 @@ def detect_change(
         *range_bounds(params.invalid_scl_classes), SCL_WATER, mask, use_forest, order, n_low, n_season, forest_min, low_q, low_margin,
         float(params.ndvi_drop), float(params.nbr_drop), float(params.nir_rise_max), int(params.min_baseline_observations),
         int(params.confirm_observations), float(params.recovery_share), float(params.bare_ndvi_max),
-        *_weak_drops(params),
+        *_weak_drops(params), *_withdrawal(params, dates, n_baseline),
         out.status, out.first, out.last, out.ndvi_drop, out.nbr_drop, out.baseline_ndvi,
     )
     return out

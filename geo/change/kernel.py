@@ -29,7 +29,15 @@ Per pixel (see :mod:`geo.change.detection` for the parameters):
    ``low_margin`` below the seasonal low range (harvests and leaf-off seen in the baseline's same
    season; strictly below it), or its SWIR index below that index's own seasonal low range. The first drop makes a ``LOW`` candidate (``first``); ``n_confirm`` further drops
    make it ``HIGH`` (kept from then on); an informative observation that does not drop before
-   that ends the candidate (regrowth, haze, a cloud SCL missed).
+   that ends the candidate (regrowth, haze, a cloud SCL missed). A confirmed candidate is
+   still followed: ``n_withdraw`` informative observations in a row green again in both indices
+   (drops below ``recovery`` of the thresholds; an NIR-bright one counts only when green), the
+   first within ``transient`` days (``mday``: the monitoring dates' day numbers) of its first
+   drop, withdraw it (``NONE``, free to drop again): wintering rubber, leaf-off deeper than the
+   baseline's, a crop cycle, a flood; a clearing regrows later than that. At the end, a
+   candidate still unconfirmed whose first drop was brighter in NIR than the season's baseline
+   by more than ``low_nir`` (a share) is not published, nor grown as weak: thin cloud and haze
+   brighten every band, canopy loss rarely brightens NIR.
 
 The NDVI-only kernel (``index_*``) is the same without the SWIR and NIR tests, and with one more
 rule: a drop counts only when the seasonal reference is itself forest-green (>= ``forest_min``).
@@ -88,7 +96,7 @@ def _write(r, c, st, start, lst, med, dn0, ds0, status, first, last, drop_ndvi, 
 
 @numba.njit(cache=True, nogil=True)
 def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_low, n_season,
-               forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare, w_ndvi, w_swir,
+               forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare, w_ndvi, w_swir, n_withdraw, transient, mday, low_nir,
                status, first, last, drop_ndvi, drop_swir, base_ndvi,
                bn, bx, bz, srt, snir, sn, ss, sx):  # pragma: no cover - compiled
     n_t, _, n_c = red.shape
@@ -143,6 +151,8 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
         wst = NONE
         wdn0 = np.nan
         wds0 = np.nan
+        bright0 = False  # the candidate's first drop was not darker in NIR than the season's baseline
+        greened = 0  # a confirmed candidate's informative observations in a row back at the seasonal reference
         for m in range(n_mon):
             t = n_base + m
             code = scl[t, r, c]
@@ -152,7 +162,7 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
             if not (in_ranges(code, lo0, hi0, lo1, hi1, lo2, hi2) and yi > 0 and xi > 0 and zi > 0):
                 continue
             lst = m
-            if not watched or st == HIGH or code == water or not xi > yi:
+            if not watched or (st == HIGH and n_withdraw <= 0) or code == water or not xi > yi:
                 continue
             x = np.float64(xi)
             y = np.float64(yi)
@@ -166,6 +176,18 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
                 continue
             dn = rn - vn
             ds = rs - vs
+            if st == HIGH:  # confirmed: withdrawn once green again in both indices n_withdraw times in a row (a transient)
+                green = dn < d_ndvi * recovery and ds < d_swir * recovery
+                if x > rx * (1.0 + nir_rise) and not green:
+                    continue  # NIR-bright and not green: haze over the loss, tells nothing
+                if not green:
+                    greened = 0
+                elif greened > 0 or mday[m] - mday[start] <= transient:  # greened soon after the drop: a transient
+                    greened += 1
+                if greened >= n_withdraw:
+                    st, start, confirms, greened = NONE, -1, 0, 0
+                    wst, wstart, wconfirms = NONE, -1, 0
+                continue
             if x > rx * (1.0 + nir_rise):  # brighter in NIR than the season's baseline: haze or thin cloud, never a drop ...
                 if dn < d_ndvi * recovery and ds < d_swir * recovery:  # ... unless green again in both indices: a canopy (a crop regrown)
                     start, confirms, st, began = _advance(-1, m, start, confirms, st, n_confirm)
@@ -189,10 +211,14 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
             if began:
                 dn0 = dn
                 ds0 = ds
+                bright0 = x > rx * (1.0 + low_nir)
             wstart, wconfirms, wst, began = _advance(wverdict, m, wstart, wconfirms, wst, n_confirm)
             if began:
                 wdn0 = dn
                 wds0 = ds
+        if st == LOW and bright0:  # unconfirmed, and NIR did not fall: thin cloud or haze as likely as loss
+            st = NONE
+            wst = NONE
         if st == NONE and (wst == LOW or wst == HIGH):  # noqa: SIM109 - numba: plain comparisons
             st, start, dn0, ds0 = WEAK, wstart, wdn0, wds0
         _write(r, c, st, start, lst, med, dn0, ds0, status, first, last, drop_ndvi, drop_swir, base_ndvi)
@@ -274,7 +300,7 @@ def _bands_row_one(r, red, nir, swir, scl, lo0, hi0, lo1, hi1, lo2, hi2, water, 
 
 @numba.njit(parallel=True, cache=True)
 def bands_parallel(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_low, n_season,
-                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare, w_ndvi, w_swir,
+                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare, w_ndvi, w_swir, n_withdraw, transient, mday, low_nir,
                    status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
     nb = max(n_base, 1)
     ns = max(n_season, 1)
@@ -287,14 +313,14 @@ def bands_parallel(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wa
                            np.empty(n_c), np.empty(n_c), np.empty(n_c, np.int64), np.empty(n_c, np.int64))
             continue
         _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_low, n_season,
-                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare, w_ndvi, w_swir,
+                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare, w_ndvi, w_swir, n_withdraw, transient, mday, low_nir,
                    status, first, last, drop_ndvi, drop_swir, base_ndvi,
                    np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb), np.empty(nb), np.empty(ns), np.empty(ns), np.empty(ns))
 
 
 @numba.njit(cache=True, nogil=True)
 def bands_serial(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_low, n_season,
-                 forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare, w_ndvi, w_swir,
+                 forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare, w_ndvi, w_swir, n_withdraw, transient, mday, low_nir,
                  status, first, last, drop_ndvi, drop_swir, base_ndvi):  # pragma: no cover - compiled
     nb = max(n_base, 1)
     ns = max(n_season, 1)
@@ -309,7 +335,7 @@ def bands_serial(red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wate
                            status, first, last, drop_ndvi, drop_swir, base_ndvi, med, cap, start, confirms)
             continue
         _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, water, forest, use_forest, order, n_low, n_season,
-                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare, w_ndvi, w_swir,
+                   forest_min, low_q, low_margin, d_ndvi, d_swir, nir_rise, min_obs, n_confirm, recovery, bare, w_ndvi, w_swir, n_withdraw, transient, mday, low_nir,
                    status, first, last, drop_ndvi, drop_swir, base_ndvi, bn, bx, bz, srt, snir, sn, ss, sx)
 
 

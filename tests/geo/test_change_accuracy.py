@@ -18,11 +18,12 @@ Pooled over the 20 seeds, every reported clearing (low and high confidence) coun
 
 All series are generated and scored once per module (two worker processes), under a minute.
 
-Known regression (issue 14, branch wave2-detection): the detector retuned to find real cuts in
-the Romania series (a seasonal low range, drops of 0.15) reports more on these scenes: pooled
-precision 0.81 (was >= 0.95; recall 1.00, pixel F1 0.97), leaf-off flagged on 1.1 % of seed 109's
-deciduous forest, one flooded pixel in seed 108, and 1-2 objects in three no-change scenes. Those
-checks are marked as expected failures (strict: they turn red the day they pass again).
+History (issue 14): the detector retuned to find real cuts in the Romania series (drops of 0.15,
+a seasonal low range) reported more on these scenes for a while: pooled precision 0.81, wintering
+rubber confirmed on 10.5 ha of seed 109, unconfirmed last-date drops under thin cloud the SCL
+missed. Withdrawal of confirmed transients (green again in both indices within ``transient_days``)
+and withholding unconfirmed drops that brightened NIR (``unconfirmed_nir_rise_max``) brought the
+bar back; nothing here is marked as an expected failure.
 """
 
 from __future__ import annotations
@@ -37,16 +38,13 @@ NO_CHANGE_SEEDS = list(range(100, 105))
 # 25 whole series generated and detected (a minute): `make test` runs them in its `slow` step
 pytestmark = pytest.mark.slow
 
-REGRESSION = pytest.mark.xfail(strict=True, reason="issue 14 retune: see the module docstring")
-
-
 @pytest.fixture(scope="module")
 def scores() -> dict[tuple[int, bool], Score]:
     jobs = [(s, False) for s in TEST_SEEDS] + [(s, True) for s in NO_CHANGE_SEEDS]
     return dict(zip(jobs, score_seeds(jobs), strict=True))
 
 
-@pytest.mark.parametrize("seed", [pytest.param(s, marks=REGRESSION) if s in (108, 109) else s for s in TEST_SEEDS])
+@pytest.mark.parametrize("seed", TEST_SEEDS)
 def test_seed_keeps_seasonal_land_and_crops_unflagged(scores, seed):
     s = scores[(seed, False)]
     assert s.seasonal_flagged < 0.01 * s.seasonal_area, f"seed {seed}: {s.seasonal_flagged} of {s.seasonal_area} px of deciduous/rubber"
@@ -55,13 +53,12 @@ def test_seed_keeps_seasonal_land_and_crops_unflagged(scores, seed):
     assert s.pixel_f1 >= 0.85, f"seed {seed}: pixel F1 {s.pixel_f1:.3f}; missed {s.missed}; false {s.false}"
 
 
-@pytest.mark.parametrize("seed", [pytest.param(s, marks=REGRESSION) if s in (101, 102, 104) else s for s in NO_CHANGE_SEEDS])
+@pytest.mark.parametrize("seed", NO_CHANGE_SEEDS)
 def test_nothing_is_flagged_where_nothing_changed(scores, seed):
     s = scores[(seed, True)]
     assert s.n_detected == 0, f"seed {seed} without clearings: {s.false}"
 
 
-@REGRESSION
 def test_pooled_accuracy_meets_the_bar(scores):
     p = pooled(list(scores.values()))
     details = {seed: (s.missed, s.false) for (seed, quiet), s in scores.items() if not quiet and (s.missed or s.false)}
@@ -72,12 +69,3 @@ def test_pooled_accuracy_meets_the_bar(scores):
     assert p.seasonal_share < 0.01 and p.crop_share < 0.01
     assert p.median_abs_first_error_days <= REVISIT
     assert p.no_change_objects == 0
-
-
-def test_pooled_accuracy_after_the_retune(scores):
-    """What holds on these scenes since the issue-14 retune (the bar above is not met)."""
-    p = pooled(list(scores.values()))
-    assert p.recall >= 0.95 and p.pixel_f1 >= 0.90 and p.precision >= 0.80
-    assert p.seasonal_share < 0.005 and p.crop_share < 0.005
-    assert p.median_abs_first_error_days <= REVISIT
-    assert p.no_change_objects <= 5
