@@ -139,7 +139,7 @@ class Settings(BaseModel):
     nir_rise_max: float = Field(0.1, ge=0, description="Monitoring observations brighter in NIR than the baseline median by more than this share are skipped as haze or thin cloud.")
     withdraw_observations: int = Field(3, ge=0, le=50, description="A confirmed alert is withdrawn when this many informative observations in a row are green again in both indices, the first within transient_days of its first drop (leaf-off, wintering rubber, crop cycles, floods); 0 turns it off.")
     transient_days: float = Field(90.0, ge=0, le=366, description="Days after an alert's first drop within which greening again withdraws it (see withdraw_observations); later regrowth does not.")
-    unconfirmed_nir_rise_max: float = Field(0.0, ge=0, description="An unconfirmed alert whose first drop was brighter in NIR than the season's baseline by more than this share is not published (thin cloud and haze brighten NIR; canopy loss rarely does).")
+    unconfirmed_nir_rise_max: float = Field(0.0, ge=0, description="An unconfirmed alert whose first drop was brighter in NIR than the season's baseline by more than this share is not published (thin cloud and haze brighten NIR; canopy loss rarely does); at or above nir_rise_max it is off.")
     cloud_dilation_px: int = Field(1, ge=0, le=10, description="Pixels by which SCL cloud, cirrus and shadow masks are grown.")
     forest_cover_path: str = Field("", description="Optional tree-cover raster (percent, e.g. Hansen treecover2000); empty: forest is baseline NDVI >= forest_ndvi_min.")
     forest_cover_min: float = Field(30.0, ge=0, le=100, description="Tree cover, percent, from which a pixel of forest_cover_path counts as forest.")

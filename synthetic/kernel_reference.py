@@ -162,7 +162,7 @@ def detect_change_numpy(
     if nb > 1:  # unconfirmed, and NIR did not fall at the first drop: not published, nor grown
         withheld = (status == LOW) & bright0
         status = np.where(withheld, NONE, status).astype(np.uint8)
-        weak.status = np.where(withheld, NONE, weak.status).astype(np.uint8)
+        weak.status = np.where(withheld & (weak.start == start), NONE, weak.status).astype(np.uint8)  # a weak run begun earlier stays
     grown = (status == NONE) & ((weak.status == LOW) | (weak.status == HIGH))
     status = np.where(grown, WEAK, status).astype(np.uint8)
     start, dn0, ds0 = np.where(grown, weak.start, start), np.where(grown, weak.dn0, dn0), np.where(grown, weak.ds0, ds0)

@@ -74,8 +74,9 @@ class ChangeParams:
     unconfirmed_nir_rise_max
         An unconfirmed candidate whose first drop was brighter in NIR than the season's baseline
         by more than this share is not published (nor grown): thin cloud and haze brighten every
-        band, canopy loss rarely brightens NIR; confirmation publishes it as usual (bands path
-        with several baseline dates).
+        band, canopy loss rarely brightens NIR; confirmation publishes it as usual. Its weak
+        twin goes too when it began on the same observation. At or above ``nir_rise_max`` it
+        is off (brighter observations are skipped anyway). Bands path with several baseline dates.
     season_observations
         Baseline observations nearest in day of year whose median is the seasonal reference.
     low_quantile, low_margin, low_window_days

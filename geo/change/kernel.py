@@ -28,7 +28,7 @@ Per pixel (see :mod:`geo.change.detection` for the parameters):
    seasonal reference by at least ``d_ndvi`` and ``d_swir`` and its NDVI is at least
    ``low_margin`` below the seasonal low range (harvests and leaf-off seen in the baseline's same
    season; strictly below it), or its SWIR index below that index's own seasonal low range. The first drop makes a ``LOW`` candidate (``first``); ``n_confirm`` further drops
-   make it ``HIGH`` (kept from then on); an informative observation that does not drop before
+   make it ``HIGH`` (kept unless withdrawn, below); an informative observation that does not drop before
    that ends the candidate (regrowth, haze, a cloud SCL missed). A confirmed candidate is
    still followed: ``n_withdraw`` informative observations in a row green again in both indices
    (drops below ``recovery`` of the thresholds; an NIR-bright one counts only when green), the
@@ -36,8 +36,9 @@ Per pixel (see :mod:`geo.change.detection` for the parameters):
    drop, withdraw it (``NONE``, free to drop again): wintering rubber, leaf-off deeper than the
    baseline's, a crop cycle, a flood; a clearing regrows later than that. At the end, a
    candidate still unconfirmed whose first drop was brighter in NIR than the season's baseline
-   by more than ``low_nir`` (a share) is not published, nor grown as weak: thin cloud and haze
-   brighten every band, canopy loss rarely brightens NIR.
+   by more than ``low_nir`` (a share) is not published, nor grown as weak when its weak run began
+   on that same observation: thin cloud and haze brighten every band, canopy loss rarely
+   brightens NIR (``low_nir`` at or above ``nir_rise`` turns this off: such drops are skipped).
 
 The NDVI-only kernel (``index_*``) is the same without the SWIR and NIR tests, and with one more
 rule: a drop counts only when the seasonal reference is itself forest-green (>= ``forest_min``).
@@ -218,7 +219,8 @@ def _bands_row(r, red, nir, swir, scl, n_base, lo0, hi0, lo1, hi1, lo2, hi2, wat
                 wds0 = ds
         if st == LOW and bright0:  # unconfirmed, and NIR did not fall: thin cloud or haze as likely as loss
             st = NONE
-            wst = NONE
+            if wstart == start:  # its weak twin began on the same observation: the same doubt (an earlier weak run stays)
+                wst = NONE
         if st == NONE and (wst == LOW or wst == HIGH):  # noqa: SIM109 - numba: plain comparisons
             st, start, dn0, ds0 = WEAK, wstart, wdn0, wds0
         _write(r, c, st, start, lst, med, dn0, ds0, status, first, last, drop_ndvi, drop_swir, base_ndvi)

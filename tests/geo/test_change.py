@@ -87,6 +87,28 @@ def test_a_drop_short_of_the_thresholds_is_weak():
         detect_change(red, nir, swir, scl, n_baseline=6, params=ChangeParams(grow_share=0.0))
 
 
+def test_an_unconfirmed_drop_that_brightened_nir_is_withheld():
+    """A last-date drop whose NIR rose (thin cloud brightens every band) is not published; one whose
+    NIR fell is; a weak run that began earlier on dark-NIR drops stays weak."""
+    red, nir, swir, scl = series()
+    red[11, 0:3, 0:3], nir[11, 0:3, 0:3], swir[11, 0:3, 0:3] = 1000, 3300, 1600  # NIR 1.03x the baseline's
+    red[11, 5:8, 5:8], nir[11, 5:8, 5:8], swir[11, 5:8, 5:8] = 1000, 3000, 1600  # NIR 0.94x
+    red[9:11, 10:13, 10:13], swir[9:11, 10:13, 10:13] = 587, 940  # two weak drops (0.14), then the bright one
+    red[11, 10:13, 10:13], nir[11, 10:13, 10:13], swir[11, 10:13, 10:13] = 1000, 3300, 1600
+    r = detect_change(red, nir, swir, scl, n_baseline=6)
+    assert (r.status[0:3, 0:3] == NONE).all() and np.isnan(r.ndvi_drop[0:3, 0:3]).all()
+    assert (r.status[5:8, 5:8] == LOW).all()
+    assert (r.status[10:13, 10:13] == WEAK).all() and (r.first[10:13, 10:13] == 3).all()
+    assert (r.status[15:, 15:] == NONE).all()
+    off = detect_change(red, nir, swir, scl, n_baseline=6, params=ChangeParams(unconfirmed_nir_rise_max=0.1))  # = nir_rise_max: off
+    assert (off.status[0:3, 0:3] == LOW).all() and (off.status[10:13, 10:13] == LOW).all()
+    again = red.copy(), nir.copy(), swir.copy()  # a confirming drop publishes it as usual
+    red, nir, swir = np.concatenate([again[0], again[0][11:]]), np.concatenate([again[1], again[1][5:6]]), np.concatenate([again[2], again[2][11:]])
+    red[12, 0:3, 0:3], swir[12, 0:3, 0:3] = 1000, 1600
+    confirmed = detect_change(red, nir, swir, np.concatenate([scl, scl[11:]]), n_baseline=6)
+    assert (confirmed.status[0:3, 0:3] == HIGH).all()
+
+
 def test_bare_ground_below_ndvi_zero_counts_in_the_baseline_water_does_not():
     """A tilled field whose bare dates have NDVI < 0 (SWIR brighter than NIR) is no forest; dark-SWIR
     NDVI < 0 (water) is left out of the baseline as before."""

@@ -257,15 +257,16 @@ CHROMIUM_ARGS = [
 
 
 # The map is idle when no request is in flight and every layer shown (or each of ``names``) holds
-# the answer for the current view and filters, or is zoomed out to its aggregate. A predicate given
+# the answer for the current view and filters, or is zoomed out to its aggregate (a name the map
+# does not have is never idle: a misspelt layer times out instead of passing). A predicate given
 # to ``wait_for_function`` is always a function: Playwright polls a bare expression with ``eval``,
 # which the app's Content-Security-Policy refuses (tests/web/test_browser_predicates.py).
 MAP_IDLE_JS = """(names) => {
   const ew = window.ecowatch;
   if (!ew || !ew.map || !ew.isIdle() || !ew.filterQuery) return false;
   const bbox = ew.bbox(), q = ew.filterQuery();
-  return (names || Object.keys(ew.layers)).every((n) => !ew.map.hasLayer(ew.layers[n]) ||
-    ew.zoomedOut[n] || (ew.loadedBbox[n] === bbox && ew.loadedQuery[n] === q));
+  return (names || Object.keys(ew.layers)).every((n) => (n in ew.layers) && (!ew.map.hasLayer(ew.layers[n]) ||
+    ew.zoomedOut[n] || (ew.loadedBbox[n] === bbox && ew.loadedQuery[n] === q)));
 }"""
 
 
