@@ -275,6 +275,12 @@ def wait_map_idle(page: Any, names: list[str] | None = None, timeout_ms: int = 2
     page.wait_for_function(MAP_IDLE_JS, arg=names, timeout=timeout_ms)
 
 
+def goto_map(page: Any, base: str, query: str) -> None:
+    """Open the map at ``base`` with the URL ``query`` (view and filters) and wait until it is idle."""
+    page.goto(f"{base}/?{query}")
+    wait_map_idle(page)
+
+
 def _require_browser() -> None:
     missing = []
     if not CHROMIUM.exists():

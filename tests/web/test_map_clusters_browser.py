@@ -21,7 +21,15 @@ from shapely.geometry import Point
 
 from layers import get_layer, open_store
 
-from .conftest import HOSTILE, HOSTILE_SCRIPT, _seizure, build_map_store, running_app, wait_map_idle
+from .conftest import (
+    HOSTILE,
+    HOSTILE_SCRIPT,
+    _seizure,
+    build_map_store,
+    goto_map,
+    running_app,
+    wait_map_idle,
+)
 from .test_map_browser import (
     ARTIFACTS,
     TIMEOUT_MS,
@@ -82,18 +90,9 @@ def cluster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-def _goto(page: Any, base: str, query: str) -> None:
-    page.goto(f"{base}/?{query}")
-    _wait(page)
-
-
-def _wait(page: Any) -> None:
-    wait_map_idle(page)
-
-
 def _set_view(page: Any, lat: float, lon: float, zoom: int) -> None:
     page.evaluate(f"window.ecowatch.map.setView([{lat}, {lon}], {zoom}, {{animate: false}})")
-    _wait(page)
+    wait_map_idle(page)
 
 
 def _icon_centre(page: Any, count: int) -> tuple[float, float]:
@@ -104,7 +103,7 @@ def _icon_centre(page: Any, count: int) -> tuple[float, float]:
 
 def test_planner_sees_clusters_that_add_up_to_the_endpoint(browser: Any, cluster_server: str) -> None:
     with open_map(browser, cluster_server) as (pg, log):
-        _goto(pg, cluster_server, WIDE_VIEW)
+        goto_map(pg, cluster_server, WIDE_VIEW)
         drawn = _assert_counts_match_api(pg, cluster_server)
         clusters = drawn_clusters(pg, "seizures")
         assert clusters and max(clusters) >= 12, f"no cluster at zoom 10: {clusters}"
@@ -119,18 +118,18 @@ def test_planner_sees_clusters_that_add_up_to_the_endpoint(browser: Any, cluster
         pg.screenshot(path=str(ARTIFACTS / "map-clusters.png"))
 
         # a filter narrows what is clustered to the endpoint's answer for it
-        _goto(pg, cluster_server, "commodity=wildlife&" + WIDE_VIEW)
+        goto_map(pg, cluster_server, "commodity=wildlife&" + WIDE_VIEW)
         drawn = _assert_counts_match_api(pg, cluster_server)
         assert drawn["seizures"] == 13 and sum(drawn_clusters(pg, "seizures")) >= 12
-        _goto(pg, cluster_server, "to=2023-12-31&" + WIDE_VIEW)
+        goto_map(pg, cluster_server, "to=2023-12-31&" + WIDE_VIEW)
         assert _assert_counts_match_api(pg, cluster_server)["seizures"] == 8
 
         # a click on a cluster zooms in to its points
-        _goto(pg, cluster_server, WIDE_VIEW)
+        goto_map(pg, cluster_server, WIDE_VIEW)
         biggest = max(drawn_clusters(pg, "seizures"))
         pg.mouse.click(*_icon_centre(pg, biggest))
         pg.wait_for_function("() => window.ecowatch.map.getZoom() > 10", timeout=TIMEOUT_MS)
-        _wait(pg)
+        wait_map_idle(pg)
         _assert_counts_match_api(pg, cluster_server)
 
         # high zoom: every point on its own
@@ -153,7 +152,7 @@ def test_planner_sees_clusters_that_add_up_to_the_endpoint(browser: Any, cluster
 def test_a_shared_seizure_is_its_cell_with_its_origin_as_text(browser: Any, cluster_server: str) -> None:
     west, south, east, north = SHARED_CELL
     with open_map(browser, cluster_server) as (pg, log):
-        _goto(pg, cluster_server, f"lat={(south + north) / 2}&lon={(west + east) / 2}&z=13")
+        goto_map(pg, cluster_server, f"lat={(south + north) / 2}&lon={(west + east) / 2}&z=13")
         _assert_counts_match_api(pg, cluster_server)
         cells = pg.evaluate(CELLS_JS)
         assert [c["origin"] for c in cells] == [HOSTILE_SCRIPT]
@@ -179,7 +178,7 @@ def test_a_shared_seizure_is_its_cell_with_its_origin_as_text(browser: Any, clus
 
 def test_ngo_sees_cells_built_only_from_what_the_server_sent(browser: Any, cluster_server: str) -> None:
     with open_map(browser, cluster_server, "ngo") as (pg, log):
-        _goto(pg, cluster_server, WIDE_VIEW)
+        goto_map(pg, cluster_server, WIDE_VIEW)
         drawn = _assert_counts_match_api(pg, cluster_server, "ngo")
         assert drawn["seizures"] > 0 and drawn_clusters(pg, "seizures") == []
         assert pg.evaluate("window.ecowatch.clusterState('seizures')") == {"clusters": [], "single": 0}

@@ -13,7 +13,7 @@ import pytest
 
 from layers import get_layer
 
-from .conftest import running_app, wait_map_idle
+from .conftest import goto_map, running_app, wait_map_idle
 from .evidence_store import IMAGED, SEGMENT, build_evidence_store
 from .test_map_browser import (
     ARTIFACTS,
@@ -35,16 +35,11 @@ def evidence_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-def _goto(pg: Any, base: str, query: str) -> None:
-    pg.goto(f"{base}/?{query}")
-    wait_map_idle(pg)
-
-
 def test_planner_follows_report_links_and_the_nav(browser: Any, evidence_server: str) -> None:
     base = evidence_server
     with open_map(browser, base) as (pg, log):
         assert pg.locator(".ew-map-nav a").all_inner_texts() == ["Watch areas", "Review desk"]
-        _goto(pg, base, SEGMENT_VIEW)
+        goto_map(pg, base, SEGMENT_VIEW)
         text = _click_feature(pg, "hotspot_segments", "segment_id", SEGMENT)
         assert SEGMENT in text
         link = pg.locator(".leaflet-popup-content a.ew-popup-report")
@@ -83,7 +78,7 @@ def test_viewer_gets_no_report_link_and_the_route_refuses_it(browser: Any, evide
     base = evidence_server
     with open_map(browser, base, "viewer") as (pg, log):
         assert pg.locator(".ew-map-nav a").all_inner_texts() == ["Watch areas"]
-        _goto(pg, base, SEGMENT_VIEW)
+        goto_map(pg, base, SEGMENT_VIEW)
         text = _click_feature(pg, "hotspot_segments", "segment_id", SEGMENT)
         assert get_layer("hotspot_segments").title in text
         assert pg.locator(".leaflet-popup-content a").count() == 0

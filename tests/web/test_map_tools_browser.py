@@ -24,7 +24,7 @@ from layers import get_layer, open_store
 from layers.opaque_ids import load_id_key
 from layers.redaction import Access, count_redacted
 
-from .conftest import build_map_store, running_app, wait_map_idle
+from .conftest import build_map_store, goto_map, running_app, wait_map_idle
 from .imagery_scene import DATE, PATCH_LONLAT, scene_row, write_scene
 from .test_map_browser import TIMEOUT_MS, _assert_clean, _assert_counts_match_api, open_map
 
@@ -32,17 +32,6 @@ pytestmark = pytest.mark.browser
 
 AOI_VIEW = "lat=13.655&lon=107.44&z=12"
 # idle: every layer drew the current view with the current filters
-
-
-def _wait(page: Any) -> None:
-    names = page.evaluate("Object.keys(window.ecowatch.layers)")
-    wait_map_idle(page, names)
-
-
-def _goto(page: Any, base: str, query: str) -> None:
-    page.goto(f"{base}/?{query}")
-    page.wait_for_function("() => window.ecowatch && window.ecowatch.map && window.ecowatch.filterQuery", timeout=TIMEOUT_MS)
-    _wait(page)
 
 
 def _shown_ids(page: Any, layer: str, field: str) -> set[str]:
@@ -68,14 +57,14 @@ FILTER_CASES = [
 @pytest.mark.parametrize("role", ["planner", "ngo"])
 def test_each_filter_narrows_the_map_to_the_endpoints_count(browser: Any, live_server: str, role: str, tmp_path: Path) -> None:
     with open_map(browser, live_server, role) as (page, log):
-        _goto(page, live_server, AOI_VIEW)
+        goto_map(page, live_server, AOI_VIEW)
         everything = _assert_counts_match_api(page, live_server, role)
         assert everything["clearings"] == 2
         for i, (query, layer, field, planner_ids) in enumerate(FILTER_CASES):
             if i % 2 == 0:  # through the panel, as a person would
                 page.click(".ew-filters summary") if not page.locator(".ew-filters[open]").count() else None
                 page.click("#ew-filter-clear")
-                _wait(page)
+                wait_map_idle(page)
                 for pair in query.split("&"):
                     name, value = pair.split("=")
                     locator = page.locator(f"#ew-filter-{name}")
@@ -86,7 +75,7 @@ def test_each_filter_narrows_the_map_to_the_endpoints_count(browser: Any, live_s
                 page.click("#ew-filter-apply")
             else:
                 page.evaluate(f"window.ecowatch.setFilters(Object.fromEntries(new URLSearchParams({query!r})))")
-            _wait(page)
+            wait_map_idle(page)
             assert page.evaluate("window.ecowatch.filterQuery()") == query
             assert f"?{query}&" in page.url or page.url.split("?")[1].startswith(query)
             drawn = _assert_counts_match_api(page, live_server, role)
@@ -96,17 +85,17 @@ def test_each_filter_narrows_the_map_to_the_endpoints_count(browser: Any, live_s
                 assert _shown_ids(page, layer, field) == planner_ids, query
         page.screenshot(path=str(tmp_path / f"filters-{role}.png"))
         page.evaluate("window.ecowatch.setFilters({})")
-        _wait(page)
+        wait_map_idle(page)
         assert _assert_counts_match_api(page, live_server, role) == everything
         _assert_clean(log, live_server)
 
 
 def test_the_url_reproduces_the_view(browser: Any, live_server: str, tmp_path: Path) -> None:
     with open_map(browser, live_server, "planner") as (page, _):
-        _goto(page, live_server, AOI_VIEW + "&confidence=low&risk=50")
+        goto_map(page, live_server, AOI_VIEW + "&confidence=low&risk=50")
         page.evaluate("window.ecowatch.map.setView([13.62, 107.46], 13, {animate: false})")
         page.evaluate("window.ecowatch.map.removeLayer(window.ecowatch.layers.concessions)")
-        _wait(page)
+        wait_map_idle(page)
         url = page.url
         assert "lat=13.62000" in url and "z=13" in url and "confidence=low" in url and "layers=" in url
         before = {
@@ -115,8 +104,7 @@ def test_the_url_reproduces_the_view(browser: Any, live_server: str, tmp_path: P
         }
         other = page.context.new_page()
         other.goto(url)
-        other.wait_for_function("() => window.ecowatch && window.ecowatch.map && window.ecowatch.filterQuery", timeout=TIMEOUT_MS)
-        _wait(other)
+        wait_map_idle(other)
         assert other.evaluate("window.ecowatch.bbox()") == before["bbox"]
         assert other.evaluate("window.ecowatch.counts") == before["counts"]
         assert other.evaluate("window.ecowatch.map.hasLayer(window.ecowatch.layers.concessions)") is False
@@ -127,7 +115,7 @@ def test_the_url_reproduces_the_view(browser: Any, live_server: str, tmp_path: P
 
 def test_the_two_confidence_levels_are_drawn_differently(browser: Any, live_server: str, tmp_path: Path) -> None:
     with open_map(browser, live_server, "planner") as (page, _):
-        _goto(page, live_server, AOI_VIEW)
+        goto_map(page, live_server, AOI_VIEW)
         low = page.locator(".leaflet-ew-clearings-pane path.ew-confidence-low")
         high = page.locator(".leaflet-ew-clearings-pane path.ew-confidence-high")
         assert low.count() == 1 and high.count() == 1
@@ -152,11 +140,11 @@ def test_the_two_confidence_levels_are_drawn_differently(browser: Any, live_serv
 @pytest.mark.parametrize("role", ["planner", "ngo"])
 def test_search_finds_a_clearing_and_centres_on_it(browser: Any, live_server: str, role: str, tmp_path: Path) -> None:
     with open_map(browser, live_server, role) as (page, log):
-        _goto(page, live_server, "lat=12&lon=105&z=7")
+        goto_map(page, live_server, "lat=12&lon=105&z=7")
         page.fill("#ew-search-input", "CL-0002")
         page.press("#ew-search-input", "Enter")
         page.wait_for_function("() => window.ecowatch.searchLanded && window.ecowatch.searchLanded.label === 'CL-0002'", timeout=TIMEOUT_MS)
-        _wait(page)
+        wait_map_idle(page)
         centre = page.evaluate("(() => { const c = window.ecowatch.map.getCenter(); return [c.lng, c.lat]; })()")
         assert centre == pytest.approx([107.465, 13.59], abs=1e-3)
         assert "CL-0002" in _shown_ids(page, "clearings", "clearing_id")
@@ -173,7 +161,7 @@ KNOWN_POINTS = [(13.655, 107.44), (13.56, 107.35), (-33.8568, 151.2153), (60.0, 
 
 def test_coordinates_in_lat_lon_dms_and_utm_agree_with_pyproj(browser: Any, live_server: str) -> None:
     with open_map(browser, live_server, "planner") as (page, _):
-        _goto(page, live_server, AOI_VIEW)
+        goto_map(page, live_server, AOI_VIEW)
         for lat, lon in KNOWN_POINTS:
             got = page.evaluate(f"window.ecowatch.coords.utm({lat}, {lon})")
             epsg = (32600 if got["hemisphere"] == "N" else 32700) + got["zone"]
@@ -220,7 +208,7 @@ def big_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_zoomed_out_over_a_big_store_the_map_shows_aggregates_that_add_up(browser: Any, big_server: Any, role: str, tmp_path: Path) -> None:
     base, path, folder = big_server
     with open_map(browser, base, role) as (page, log):
-        _goto(page, base, "lat=13.4&lon=106.8&z=9")
+        goto_map(page, base, "lat=13.4&lon=106.8&z=9")
         agg = page.evaluate("window.ecowatch.aggregates.clearings")
         assert agg is not None and agg["count"] > 1000
         cells = page.evaluate("""() => { let n = 0, sum = 0;
@@ -233,7 +221,7 @@ def test_zoomed_out_over_a_big_store_the_map_shows_aggregates_that_add_up(browse
             expected = count_redacted(store, get_layer("clearings"), access, bbox=bbox)  # type: ignore[arg-type]
             assert cells[1] == agg["count"] == expected
             page.evaluate("window.ecowatch.setFilters({confidence: 'low'})")
-            _wait(page)
+            wait_map_idle(page)
             agg_low = page.evaluate("window.ecowatch.aggregates.clearings")
             assert agg_low["count"] == count_redacted(store, get_layer("clearings"), access, bbox=bbox, where={"confidence": "low"}) < expected  # type: ignore[arg-type]
         finally:
@@ -245,7 +233,7 @@ def test_zoomed_out_over_a_big_store_the_map_shows_aggregates_that_add_up(browse
         page.screenshot(path=str(tmp_path / f"aggregate-{role}.png"))
         # zoomed in far enough, the features themselves
         page.evaluate("window.ecowatch.map.setView([13.4, 106.8], 14, {animate: false})")
-        _wait(page)
+        wait_map_idle(page)
         assert page.evaluate("window.ecowatch.aggregates.clearings") is None and page.evaluate("window.ecowatch.counts.clearings") > 0
         _assert_clean(log, base)
 
@@ -274,7 +262,7 @@ def _screen_pixel(page: Any, shot: Path, lon: float, lat: float) -> tuple[int, i
 def test_the_imagery_layer_shows_the_dates_true_colour(browser: Any, imagery_server: str, role: str, tmp_path: Path) -> None:
     lon, lat = PATCH_LONLAT
     with open_map(browser, imagery_server, role) as (page, log):
-        _goto(page, imagery_server, f"lat={lat}&lon={lon}&z=15")
+        goto_map(page, imagery_server, f"lat={lat}&lon={lon}&z=15")
         page.wait_for_function("() => window.ecowatch.imagery.ready", timeout=TIMEOUT_MS)
         options = page.locator("#ew-imagery-date option").all_inner_texts()
         assert options[0] == "none" and options[1].startswith(DATE.isoformat())
@@ -303,6 +291,6 @@ def test_the_imagery_layer_shows_the_dates_true_colour(browser: Any, imagery_ser
 
 def test_the_viewer_has_no_imagery_control(browser: Any, imagery_server: str) -> None:
     with open_map(browser, imagery_server, "viewer") as (page, _):
-        _goto(page, imagery_server, AOI_VIEW + f"&date={DATE.isoformat()}")
+        goto_map(page, imagery_server, AOI_VIEW + f"&date={DATE.isoformat()}")
         assert page.locator("#ew-imagery-date").count() == 0
         assert page.evaluate("window.ecowatch.imagery.layer") is None

@@ -23,7 +23,7 @@ from layers.api_tokens import add_token
 from web import create_app
 from web.server import background_server
 
-from .conftest import FAST_HASH, _seizure, build_map_store, running_app, wait_map_idle
+from .conftest import FAST_HASH, _seizure, build_map_store, goto_map, running_app
 from .test_map_browser import (
     ARTIFACTS,
     _api,
@@ -79,15 +79,10 @@ def agency_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
         yield base_b, items
 
 
-def _open(pg: Any, base: str) -> None:
-    pg.goto(f"{base}/?{VIEW}")
-    wait_map_idle(pg)
-
-
 def test_b_planner_sees_a_shared_seizures_as_cells_with_their_origin(browser: Any, agency_b: tuple[str, str]) -> None:
     base, items = agency_b
     with open_map(browser, base) as (pg, log):
-        _open(pg, base)
+        goto_map(pg, base, VIEW)
         _assert_counts_match_api(pg, base)
         sent = _api(pg, base, "seizures", pg.evaluate("window.ecowatch.bbox()"))
         shared = [f for f in sent["features"] if f["properties"].get("origin_url")]
@@ -116,7 +111,7 @@ def test_b_planner_sees_a_shared_seizures_as_cells_with_their_origin(browser: An
 def test_b_ngo_sees_the_shared_cells_as_its_own_grid_gives_them(browser: Any, agency_b: tuple[str, str]) -> None:
     base, items = agency_b
     with open_map(browser, base, "ngo") as (pg, log):
-        _open(pg, base)
+        goto_map(pg, base, VIEW)
         drawn = _assert_counts_match_api(pg, base, "ngo")
         squares = pg.evaluate(SQUARES_JS)
         assert len(squares) == drawn["seizures"] == pg.locator(".leaflet-ew-seizures-pane path.ew-gridcell").count()
