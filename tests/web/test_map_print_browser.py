@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from .conftest import goto_map
 from .test_map_browser import TIMEOUT_MS, _assert_clean, open_map
-from .test_map_tools_browser import _goto
 
 pytestmark = pytest.mark.browser
 
@@ -33,12 +33,12 @@ def _require_poppler() -> None:
 def test_the_print_view_prints_to_one_page(browser: Any, live_server: str, role: str, paper: str, tmp_path: Path) -> None:
     _require_poppler()
     with open_map(browser, live_server, role) as (page, log):
-        _goto(page, live_server, "lat=13.655&lon=107.44&z=12&confidence=high")
+        goto_map(page, live_server, "lat=13.655&lon=107.44&z=12&confidence=high")
         # the print link carries the view
         page.click(f"#ew-print-{paper}")
         href = page.locator(f"#ew-print-{paper}").get_attribute("href") or ""
         assert "confidence=high" in href and f"print={paper}" in href and "z=12" in href
-        _goto(page, live_server, href.split("?", 1)[1])
+        goto_map(page, live_server, href.split("?", 1)[1])
         page.wait_for_function("() => window.ecowatch.printMade", timeout=TIMEOUT_MS)
         assert page.locator(".ew-filters").is_hidden() and page.locator(".ew-north").is_visible()
         made = page.evaluate("window.ecowatch.printMade")
